@@ -1,0 +1,84 @@
+# rabbitscale. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO            ?= go
+FUZZTIME      ?= 15s
+CACHE_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rabbitscale
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := $(CACHE_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+# Packages that must never reach client-go or amqp091-go (STYLE.md rule 2).
+PURE_PACKAGES := ./policy
+# What the rabbitscale binary must never link: test-only infrastructure.
+TEST_ONLY_DEPS := sigs.k8s.io/controller-runtime/pkg/envtest|github.com/testcontainers/testcontainers-go
+
+.PHONY: help
+help: ## List every target with what it does.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: test
+test: deps tools check-layering test-unit test-integration ## Unit tests, bounded fuzzing, and integration tests against a real RabbitMQ and kube-apiserver.
+
+.PHONY: test-unit
+test-unit: ## Unit tests (race detector on).
+	$(GO) test -race -count=1 ./...
+
+.PHONY: test-integration
+test-integration: deps tools ## Integration tests against a real RabbitMQ and kube-apiserver.
+	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) test -tags integration -count=1 -timeout 30m ./integration/...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the policy engine for FUZZTIME per target (default 15s).
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) ./policy
+	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./policy
+
+.PHONY: bench
+bench: ## Run the benchmarks quoted in the README.
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: demo
+demo: deps tools ## Start a local kube-apiserver and RabbitMQ and print where they are (Ctrl-C stops them).
+	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) run ./hack/demo
+
+.PHONY: build
+build: ## Build bin/rabbitscale.
+	$(GO) build -o bin/rabbitscale ./cmd/rabbitscale
+
+.PHONY: verify
+verify: fmt-check vet lint check-layering ## gofmt, go vet, golangci-lint and the layering check.
+
+.PHONY: fmt-check
+fmt-check: ## Fail when a Go file is not gofmt-formatted.
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+.PHONY: vet
+vet: ## go vet, including the integration tests.
+	$(GO) vet -tags integration ./...
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint (installed into the cache on first use).
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	GOBIN="$(dir $@)" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+.PHONY: check-layering
+check-layering: ## Fail when policy reaches client-go or amqp091-go, or the binary links test-only code.
+	@bad="$$($(GO) list -deps $(PURE_PACKAGES) | grep -E '^(k8s.io/client-go|github.com/rabbitmq/amqp091-go)(/|$$)' || true)"; \
+	if [ -n "$$bad" ]; then echo "check-layering: $(PURE_PACKAGES) must stay pure but reaches:"; echo "$$bad"; exit 1; fi
+	@bad="$$($(GO) list -deps ./cmd/... | grep -E '^($(TEST_ONLY_DEPS))(/|$$)' || true)"; \
+	if [ -n "$$bad" ]; then echo "check-layering: ./cmd links test-only code:"; echo "$$bad"; exit 1; fi
+	@echo "check-layering: ok"
+
+.PHONY: deps
+deps: ## Install rabbitmq-server with apt-get when it is missing (root, Debian family).
+	@hack/install-deps.sh
+
+.PHONY: tools
+tools: ## Build kube-apiserver, kube-controller-manager and etcd into $(CACHE_DIR) (once).
+	@hack/tools.sh
+
+.PHONY: clean
+clean: ## Remove build output (not the tools cache).
+	rm -rf bin .demo

@@ -1,0 +1,50 @@
+// Command rabbitscale is the rabbitscale controller binary. It holds wiring
+// only: flags become an options struct, and the options start the packages
+// that do the work (see STYLE.md). Subcommands are added by the issues that
+// build them (`run`, `adapter`, `simulate`).
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "rabbitscale",
+		Short:         "Scale Kubernetes workloads from the RabbitMQ queues they consume",
+		SilenceUsage:  true,
+		SilenceErrors: false,
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version of rabbitscale",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "rabbitscale", buildVersion())
+		},
+	})
+	return root
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
