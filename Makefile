@@ -18,7 +18,7 @@ help: ## List every target with what it does.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: test
-test: deps tools check-layering test-unit test-integration ## Unit tests, bounded fuzzing, and integration tests against a real RabbitMQ and kube-apiserver.
+test: deps tools check-layering test-unit fuzz test-integration ## Unit tests, bounded fuzzing, and integration tests against a real RabbitMQ and kube-apiserver.
 
 .PHONY: test-unit
 test-unit: ## Unit tests (race detector on).

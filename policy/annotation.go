@@ -1,0 +1,43 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// EncodeDecision renders d for the DecisionAnnotation: compact JSON without
+// HTML escaping, so that the reason reads as written ("depth 4200 > ...")
+// in kubectl output.
+func EncodeDecision(d Decision) (string, error) {
+	return encode(d)
+}
+
+// EncodeState renders s for the StateAnnotation.
+func EncodeState(s State) (string, error) {
+	return encode(s)
+}
+
+// DecodeState reads the StateAnnotation. An empty value is the zero State,
+// the start of a new workload.
+func DecodeState(value string) (State, error) {
+	var s State
+	if strings.TrimSpace(value) == "" {
+		return s, nil
+	}
+	if err := json.Unmarshal([]byte(value), &s); err != nil {
+		return State{}, fmt.Errorf("%s: %w", StateAnnotation, err)
+	}
+	return s, nil
+}
+
+func encode(v any) (string, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}

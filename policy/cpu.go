@@ -1,0 +1,127 @@
+package policy
+
+import "math"
+
+// cpuSignal applies the HPA's replica calculation for a CPU utilisation
+// target (kubernetes pkg/controller/podautoscaler, GetResourceReplicas):
+//
+//   - utilisation is whole percent of the requests of ready pods with a
+//     sample, and the ratio to the target is taken from it;
+//   - without unready or missing pods the recommendation is
+//     ceil(ratio x ready pods);
+//   - otherwise the ratio is recomputed with missing pods at 100% of their
+//     request when pointing down and 0% when pointing up, and with unready
+//     pods at 0% when pointing up (ignored when pointing down); the signal
+//     holds the current replicas when that recomputation reverses the
+//     direction or the new count contradicts it;
+//   - a ratio within tolerance of 1 holds the current replicas.
+func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
+	s := Signal{Target: float64(spec.TargetCPUUtilization)}
+	if spec.TargetCPUUtilization <= 0 {
+		s.Note = NoteOff
+		return s
+	}
+	s.Enabled = true
+	if !obs.Available {
+		s.Note = NoteCPUUnavailable
+		return s
+	}
+	var (
+		readyUse, readyReq float64
+		missingReq         float64
+		unreadyReq         float64
+		ready, missing     int
+		unready            int
+	)
+	for _, p := range obs.Pods {
+		if p.RequestMilli <= 0 {
+			s.Note = NoteNoCPURequest
+			return s
+		}
+		req := float64(p.RequestMilli)
+		switch {
+		case !p.Ready:
+			unready++
+			unreadyReq += req
+		case !p.HasMetric:
+			missing++
+			missingReq += req
+		default:
+			ready++
+			readyUse += float64(max(p.UsageMilli, 0))
+			readyReq += req
+		}
+	}
+	if ready == 0 {
+		s.Note = NoteNoReadyPods
+		return s
+	}
+	target := float64(spec.TargetCPUUtilization)
+	util := wholePercent(readyUse, readyReq)
+	ratio := util / target
+	s.Available = true
+	s.Value = util
+
+	rebalanceUnready := unready > 0 && ratio > 1
+	if !rebalanceUnready && missing == 0 {
+		s.Recommendation = ceilReplicas(ratio * float64(ready))
+		s.WithinTolerance = s.Recommendation != current && withinTolerance(ratio, spec.Tolerance)
+		return s
+	}
+	if ratio == 1 {
+		s.Recommendation = current
+		return s
+	}
+	use, req, n := readyUse, readyReq, ready
+	if missing > 0 {
+		if ratio < 1 {
+			use += missingReq // missing pods at 100% of their request
+		}
+		req += missingReq
+		n += missing
+	}
+	if rebalanceUnready {
+		req += unreadyReq // unready pods at 0%
+		n += unready
+	}
+	newRatio := wholePercent(use, req) / target
+	if (ratio < 1 && newRatio > 1) || (ratio > 1 && newRatio < 1) {
+		s.Recommendation = current
+		s.Note = NoteDirectionFlip
+		return s
+	}
+	rec := ceilReplicas(newRatio * float64(n))
+	if (newRatio < 1 && rec > current) || (newRatio > 1 && rec < current) {
+		s.Recommendation = current
+		s.Note = NoteDirectionFlip
+		return s
+	}
+	s.Recommendation = rec
+	s.WithinTolerance = rec != current && withinTolerance(newRatio, spec.Tolerance)
+	return s
+}
+
+// wholePercent is use/req in whole percent, truncated like the HPA's.
+func wholePercent(use, req float64) float64 {
+	return math.Floor(use * 100 / req)
+}
+
+// withinTolerance reports whether ratio is within 1 +/- tolerance; the
+// epsilon keeps a ratio of exactly 1.1 within a tolerance of 0.1.
+func withinTolerance(ratio, tolerance float64) bool {
+	return math.Abs(1-ratio) <= tolerance+1e-9
+}
+
+// ceilReplicas rounds a replica count up, forgiving floating-point noise
+// (1.1/0.1 is 11.000000000000002, which must give 11), and bounds it to
+// [0, MaxInt32].
+func ceilReplicas(x float64) int32 {
+	if !(x > 0) {
+		return 0
+	}
+	x = math.Ceil(x - 1e-9*max(1, x))
+	if x >= math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(x)
+}

@@ -1,0 +1,536 @@
+package policy
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// Decide chooses a workload's replica count from its spec, this tick's
+// observation, the state returned by the previous call and the time. It is
+// pure: it reads no clock, does no I/O and does not modify its arguments.
+//
+// In order:
+//
+//  1. Signals. Depth: ceil(depth / target-depth-per-pod). Rate (with
+//     target-drain-seconds): ceil((arrivals + depth / drain) / per-pod
+//     rate), never below ceil(arrivals / per-pod rate). CPU (with
+//     target-cpu-utilization): the HPA's calculation. A signal whose ratio
+//     to the current capacity is within tolerance asks for the current
+//     replicas.
+//  2. Combine: the highest available recommendation. When the queue
+//     cannot be read, hold the current replicas (CPU may still scale up),
+//     and after fallback-after apply fallback-replicas if set. At zero
+//     replicas, stay there until depth exceeds activation-depth or
+//     messages have waited activation-max-wait. With min-replicas 0,
+//     recommend zero once the queue, unacked messages included, is empty
+//     and no arrivals were seen for the scale-down cooldown.
+//  3. Behaviour: scale-up cooldown and step; for a scale-down, the highest
+//     recommendation of the scale-down window, no scale-down within the
+//     scale-down cooldown after a scale-up, the step, and one replica kept
+//     while arrivals are recent; then [min-replicas, max-replicas].
+//  4. Paused and dry-run report Desired without applying it.
+func Decide(spec Spec, obs Observation, state State, now time.Time) (Decision, State) {
+	t := tick{
+		spec:  spec.normalized(),
+		now:   now.Round(0).UTC(),
+		cur:   max(obs.Replicas, 0),
+		q:     obs.Queue.sanitize(),
+		state: state,
+		next:  state,
+	}
+	t.d.Current = t.cur
+	t.depth = t.q.Ready
+	if t.spec.CountUnacked {
+		t.depth += t.q.Unacked
+	}
+	t.all = t.q.Ready + t.q.Unacked
+	if t.depth < 0 || t.all < 0 { // overflow
+		t.depth, t.all = math.MaxInt64, math.MaxInt64
+	}
+	t.observe()
+	t.d.Signals.Depth = t.depthSignal()
+	t.d.Signals.Rate = t.rateSignal()
+	t.d.Signals.CPU = cpuSignal(t.spec, obs.CPU, t.cur)
+	t.combine()
+	t.behave()
+	t.finish()
+	return t.d, t.next
+}
+
+// tick is one Decide call in progress.
+type tick struct {
+	spec  Spec
+	now   time.Time
+	cur   int32
+	q     QueueObservation
+	depth int64 // as the spec counts it
+	all   int64 // ready + unacked, for scale to zero
+	state State // as passed in
+	next  State // as returned
+	d     Decision
+
+	arrivedNow bool  // arrivals seen (or not excluded) in this tick
+	direct     bool  // fallback: skip cooldowns, window and steps
+	idle       bool  // quiet long enough to scale to zero
+	wokeByWait bool  // woken from zero by activation-max-wait
+	desired    int32 // after behaviour and bounds
+}
+
+// normalized makes a Spec that did not come from ParseSpec safe to use.
+func (s Spec) normalized() Spec {
+	s.MinReplicas = max(s.MinReplicas, 0)
+	s.MaxReplicas = max(s.MaxReplicas, s.MinReplicas)
+	s.TargetDepthPerPod = max(s.TargetDepthPerPod, 1)
+	s.ActivationDepth = max(s.ActivationDepth, 0)
+	if !(s.Tolerance >= 0 && s.Tolerance < 1) {
+		s.Tolerance = 0
+	}
+	if !usableRate(s.PerPodRate) {
+		s.PerPodRate = 0
+	}
+	s.TargetDrain = max(s.TargetDrain, 0)
+	s.TargetCPUUtilization = max(s.TargetCPUUtilization, 0)
+	s.ActivationMaxWait = max(s.ActivationMaxWait, 0)
+	s.ScaleUpCooldown = max(s.ScaleUpCooldown, 0)
+	s.ScaleDownCooldown = max(s.ScaleDownCooldown, 0)
+	s.FallbackAfter = max(s.FallbackAfter, 0)
+	return s
+}
+
+// observe updates the state's trackers from the observation.
+func (t *tick) observe() {
+	q, next := t.q, &t.next
+	if !q.Available {
+		if next.QueueFailingSince.IsZero() {
+			next.QueueFailingSince = t.now
+		}
+	} else {
+		next.QueueFailingSince = time.Time{}
+	}
+
+	// What cannot be seen counts as an arrival: scale to zero needs proof
+	// of quiet.
+	t.arrivedNow = !q.Available || !q.RatesAvailable || q.PublishRate > 0 || t.all > 0
+	if t.arrivedNow || next.LastArrival.IsZero() {
+		next.LastArrival = t.now
+	}
+
+	// Learn the per-pod rate only while consumers are saturated: messages
+	// wait (at least one per pod) and every pod appears to consume.
+	if q.Available && q.RatesAvailable && t.cur > 0 &&
+		q.Ready >= int64(t.cur) && q.Consumers >= int64(t.cur) {
+		if done := q.processed(); done > 0 {
+			next.learnRate(done/float64(t.cur), t.now)
+		}
+	}
+
+	switch {
+	case t.cur > 0:
+		next.WaitingSince = time.Time{}
+	case !q.Available:
+		// Unknown: keep what we had.
+	case t.depth > 0:
+		if next.WaitingSince.IsZero() {
+			next.WaitingSince = t.now
+		}
+	default:
+		next.WaitingSince = time.Time{}
+	}
+}
+
+func (t *tick) perPodRate() float64 {
+	if t.next.PerPodRate > 0 && usableRate(t.next.PerPodRate) {
+		return t.next.PerPodRate
+	}
+	return t.spec.PerPodRate
+}
+
+func (t *tick) depthSignal() Signal {
+	target := t.spec.TargetDepthPerPod
+	s := Signal{Enabled: true, Target: float64(target)}
+	if !t.q.Available {
+		s.Note = NoteQueueUnavailable
+		return s
+	}
+	s.Available = true
+	s.Value = float64(t.depth)
+	rec := t.depth / target
+	if t.depth%target != 0 {
+		rec++
+	}
+	s.Recommendation = int32(min(rec, math.MaxInt32))
+	if t.cur > 0 && s.Recommendation != t.cur {
+		ratio := float64(t.depth) / (float64(t.cur) * float64(target))
+		s.WithinTolerance = withinTolerance(ratio, t.spec.Tolerance)
+	}
+	return s
+}
+
+func (t *tick) rateSignal() Signal {
+	if t.spec.TargetDrain <= 0 {
+		return Signal{Note: NoteOff}
+	}
+	rate := t.perPodRate()
+	s := Signal{Enabled: true, Target: rate}
+	switch {
+	case !t.q.Available:
+		s.Note = NoteQueueUnavailable
+		return s
+	case !t.q.RatesAvailable:
+		s.Note = NoteRatesUnavailable
+		return s
+	case rate <= 0:
+		s.Note = NoteNoRate
+		return s
+	}
+	s.Available = true
+	arrival := t.q.PublishRate
+	need := arrival + float64(t.depth)/t.spec.TargetDrain.Seconds()
+	s.Value = need
+	// need >= arrival already; the floor is kept explicit so that no
+	// future change to need can let the queue grow without bound.
+	s.Recommendation = max(ceilReplicas(need/rate), ceilReplicas(arrival/rate))
+	if t.cur > 0 && s.Recommendation != t.cur {
+		s.WithinTolerance = withinTolerance(need/(float64(t.cur)*rate), t.spec.Tolerance)
+	}
+	return s
+}
+
+// highest returns the highest recommendation among the available signals,
+// with tolerance applied (effective) or not (raw), and the signal giving
+// the effective one. ok is false when no signal is available.
+func (t *tick) highest() (effective, raw int32, by Driver, ok bool) {
+	sigs := [...]Signal{t.d.Signals.Depth, t.d.Signals.Rate, t.d.Signals.CPU}
+	for i, s := range sigs {
+		if !s.Available {
+			continue
+		}
+		e := s.effective(t.cur)
+		if !ok || e > effective {
+			effective, by = e, signalDrivers[i]
+		}
+		if !ok || s.Recommendation > raw {
+			raw = s.Recommendation
+		}
+		ok = true
+	}
+	return effective, raw, by, ok
+}
+
+// signalDrivers names the signals in the order highest sees them; a tie goes
+// to the first.
+var signalDrivers = [...]Driver{DrivenByDepth, DrivenByRate, DrivenByCPU}
+
+// combine sets the recommendation and what drove it.
+func (t *tick) combine() {
+	spec, d := &t.spec, &t.d
+	cpu := &d.Signals.CPU
+	switch {
+	case !t.q.Available:
+		cpuRec := int32(-1)
+		if cpu.Available {
+			cpuRec = cpu.effective(t.cur)
+		}
+		failing := t.now.Sub(t.next.QueueFailingSince)
+		if fb := spec.FallbackReplicas; fb != nil && failing >= spec.FallbackAfter {
+			if cpuRec > *fb {
+				d.Recommendation, d.DrivenBy = cpuRec, DrivenByCPU
+				return
+			}
+			d.Recommendation, d.DrivenBy, t.direct = *fb, DrivenByFallback, true
+			if *fb != t.cur {
+				t.limit(Limit{Kind: LimitFallback, From: t.cur, To: *fb})
+			}
+			return
+		}
+		d.Recommendation, d.DrivenBy = t.cur, DrivenByHold
+		switch {
+		case cpuRec > t.cur:
+			d.Recommendation, d.DrivenBy = cpuRec, DrivenByCPU
+		case cpuRec >= 0 && cpuRec < t.cur:
+			t.limit(Limit{Kind: LimitQueueUnavailable, From: cpuRec, To: t.cur})
+		}
+
+	case t.cur == 0 && spec.MinReplicas == 0:
+		want, _, by, _ := t.highest()
+		want = max(want, 1)
+		waited := t.now.Sub(t.next.WaitingSince)
+		switch {
+		case t.depth == 0:
+			d.Recommendation, d.DrivenBy = 0, DrivenByIdle
+		case t.depth > spec.ActivationDepth:
+			d.Recommendation, d.DrivenBy = want, by
+		case !t.next.WaitingSince.IsZero() && waited >= spec.ActivationMaxWait:
+			d.Recommendation, d.DrivenBy, t.wokeByWait = want, by, true
+		default:
+			d.Recommendation, d.DrivenBy = 0, DrivenByActivation
+			t.limit(Limit{Kind: LimitActivation, From: want, To: 0,
+				Until: t.next.WaitingSince.Add(spec.ActivationMaxWait)})
+		}
+
+	default:
+		quiet := t.now.Sub(t.next.LastArrival)
+		if spec.MinReplicas == 0 && t.all == 0 && !t.arrivedNow && quiet >= spec.ScaleDownCooldown {
+			t.idle = true
+			if cpu.Available && cpu.effective(t.cur) > 0 {
+				cpu.Note = NoteIgnoredWhenIdle
+			}
+			d.Recommendation, d.DrivenBy = 0, DrivenByIdle
+			return
+		}
+		eff, raw, by, _ := t.highest() // depth is always available here
+		d.Recommendation, d.DrivenBy = eff, by
+		if raw != eff {
+			t.limit(Limit{Kind: LimitTolerance, From: raw, To: eff})
+		}
+	}
+}
+
+// behave applies cooldowns, the scale-down window, step limits and bounds.
+func (t *tick) behave() {
+	spec, cur := &t.spec, t.cur
+	rec := t.d.Recommendation
+	history := t.state.History
+	if len(history) == 0 && cur > 0 {
+		// A new workload: nothing has been seen for a whole window yet,
+		// so count the current replicas as seen now.
+		history = []Recommendation{{Time: t.now, Replicas: cur}}
+	}
+	t.next.History = record(history, Recommendation{Time: t.now, Replicas: rec}, spec.ScaleDownCooldown)
+	desired := rec
+	switch {
+	case t.direct:
+	case rec > cur:
+		last := t.next.LastScaleUp
+		if until := last.Add(spec.ScaleUpCooldown); !last.IsZero() && t.now.Before(until) {
+			t.limit(Limit{Kind: LimitScaleUpCooldown, From: rec, To: cur, Until: until})
+			desired = cur
+			break
+		}
+		if step := spec.MaxScaleUpStep.MaxChange(cur); int64(rec)-int64(cur) > step {
+			desired = int32(int64(cur) + step)
+			t.limit(Limit{Kind: LimitScaleUpStep, From: rec, To: desired})
+		}
+	case rec < cur:
+		if !t.idle {
+			if w := windowMax(t.next.History); w > rec {
+				desired = min(w, cur)
+				t.limit(Limit{Kind: LimitScaleDownWindow, From: rec, To: desired})
+			}
+		}
+		last := t.next.LastScaleUp
+		if until := last.Add(spec.ScaleDownCooldown); desired < cur && !last.IsZero() && t.now.Before(until) {
+			t.limit(Limit{Kind: LimitScaleDownCooldown, From: desired, To: cur, Until: until})
+			desired = cur
+		}
+		if step := spec.MaxScaleDownStep.MaxChange(cur); desired < cur && int64(cur)-int64(desired) > step {
+			to := int32(int64(cur) - step)
+			t.limit(Limit{Kind: LimitScaleDownStep, From: desired, To: to})
+			desired = to
+		}
+		if desired == 0 && spec.MinReplicas == 0 && !t.idle {
+			t.limit(Limit{Kind: LimitRecentArrivals, From: 0, To: 1,
+				Until: t.next.LastArrival.Add(spec.ScaleDownCooldown)})
+			desired = 1
+		}
+	}
+	switch {
+	case desired < spec.MinReplicas:
+		t.limit(Limit{Kind: LimitMinReplicas, From: desired, To: spec.MinReplicas})
+		desired = spec.MinReplicas
+	case desired > spec.MaxReplicas:
+		t.limit(Limit{Kind: LimitMaxReplicas, From: desired, To: spec.MaxReplicas})
+		desired = spec.MaxReplicas
+	}
+	t.desired = desired
+}
+
+// finish applies paused and dry-run, records the change and writes Reason.
+func (t *tick) finish() {
+	d := &t.d
+	d.Desired = t.desired
+	switch {
+	case t.spec.Paused:
+		if d.Desired != t.cur {
+			t.limit(Limit{Kind: LimitPaused, From: d.Desired, To: t.cur})
+		}
+	case t.spec.DryRun:
+		if d.Desired != t.cur {
+			t.limit(Limit{Kind: LimitDryRun, From: d.Desired, To: t.cur})
+		}
+	default:
+		d.Apply = d.Desired != t.cur
+	}
+	if d.Apply {
+		if d.Desired > t.cur {
+			t.next.LastScaleUp = t.now
+		} else {
+			t.next.LastScaleDown = t.now
+		}
+	}
+	d.Reason = t.reason()
+}
+
+func (t *tick) limit(l Limit) {
+	if t.d.Limits == nil {
+		t.d.Limits = make([]Limit, 0, 4)
+	}
+	t.d.Limits = append(t.d.Limits, l)
+}
+
+// reason renders the one-line explanation:
+// "<cause>[; <limit> <from> -> <to>]...; <outcome>".
+func (t *tick) reason() string {
+	var buf [256]byte
+	b := t.appendCause(buf[:0])
+	for _, l := range t.d.Limits {
+		switch l.Kind {
+		case LimitPaused, LimitDryRun, LimitFallback, LimitActivation:
+			continue // said by the cause or the outcome
+		}
+		b = append(b, "; "...)
+		b = append(b, l.Kind...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(l.From), 10)
+		b = append(b, " -> "...)
+		b = strconv.AppendInt(b, int64(l.To), 10)
+		if !l.Until.IsZero() {
+			b = append(b, " ("...)
+			b = appendDuration(b, l.Until.Sub(t.now))
+			b = append(b, " left)"...)
+		}
+	}
+	b = append(b, "; "...)
+	switch {
+	case t.spec.Paused:
+		b = append(b, "paused: "...)
+	case t.spec.DryRun:
+		b = append(b, "dry-run: "...)
+	}
+	if t.d.Desired == t.cur {
+		b = append(b, "hold "...)
+		b = strconv.AppendInt(b, int64(t.cur), 10)
+	} else {
+		if !t.d.Apply {
+			b = append(b, "would "...)
+		}
+		b = append(b, "scale "...)
+		b = strconv.AppendInt(b, int64(t.cur), 10)
+		b = append(b, " -> "...)
+		b = strconv.AppendInt(b, int64(t.d.Desired), 10)
+	}
+	return string(b)
+}
+
+func (t *tick) appendCause(b []byte) []byte {
+	d, sig := &t.d, &t.d.Signals
+	switch d.DrivenBy {
+	case DrivenByDepth:
+		b = append(b, "depth "...)
+		b = strconv.AppendInt(b, t.depth, 10)
+		b = appendCompare(b, sig.Depth.Value, float64(t.cur)*sig.Depth.Target)
+		b = strconv.AppendInt(b, int64(t.cur), 10)
+		b = append(b, " pods x "...)
+		b = strconv.AppendInt(b, t.spec.TargetDepthPerPod, 10)
+		b = appendWants(b, sig.Depth.Recommendation)
+	case DrivenByRate:
+		b = append(b, "need "...)
+		b = strconv.AppendFloat(b, sig.Rate.Value, 'f', 1, 64)
+		b = append(b, "/s (arrivals "...)
+		b = strconv.AppendFloat(b, t.q.PublishRate, 'f', 1, 64)
+		b = append(b, "/s + backlog "...)
+		b = strconv.AppendInt(b, t.depth, 10)
+		b = append(b, " in "...)
+		b = appendDuration(b, t.spec.TargetDrain)
+		b = append(b, ')')
+		b = appendCompare(b, sig.Rate.Value, float64(t.cur)*sig.Rate.Target)
+		b = strconv.AppendInt(b, int64(t.cur), 10)
+		b = append(b, " pods x "...)
+		b = strconv.AppendFloat(b, sig.Rate.Target, 'f', 1, 64)
+		b = append(b, "/s"...)
+		b = appendWants(b, sig.Rate.Recommendation)
+	case DrivenByCPU:
+		b = append(b, "cpu "...)
+		b = strconv.AppendFloat(b, sig.CPU.Value, 'f', 0, 64)
+		b = append(b, '%')
+		b = appendCompare(b, sig.CPU.Value, sig.CPU.Target)
+		b = append(b, "target "...)
+		b = strconv.AppendFloat(b, sig.CPU.Target, 'f', 0, 64)
+		b = append(b, '%')
+		b = appendWants(b, sig.CPU.Recommendation)
+		if !t.q.Available {
+			b = append(b, " (queue unavailable for "...)
+			b = appendDuration(b, t.now.Sub(t.next.QueueFailingSince))
+			b = append(b, ')')
+		}
+	case DrivenByHold:
+		b = append(b, "queue unavailable for "...)
+		b = appendDuration(b, t.now.Sub(t.next.QueueFailingSince))
+		if t.spec.FallbackReplicas != nil {
+			b = append(b, " (fallback after "...)
+			b = appendDuration(b, t.spec.FallbackAfter)
+			b = append(b, ')')
+		}
+	case DrivenByFallback:
+		b = append(b, "queue unavailable for "...)
+		b = appendDuration(b, t.now.Sub(t.next.QueueFailingSince))
+		b = append(b, ": fallback-replicas "...)
+		b = strconv.AppendInt(b, int64(d.Recommendation), 10)
+	case DrivenByIdle:
+		if t.cur == 0 {
+			b = append(b, "queue empty at zero replicas"...)
+			break
+		}
+		b = append(b, "queue empty, no arrivals for "...)
+		b = appendDuration(b, t.now.Sub(t.next.LastArrival))
+		b = appendWants(b, 0)
+	case DrivenByActivation:
+		b = append(b, "depth "...)
+		b = strconv.AppendInt(b, t.depth, 10)
+		b = append(b, " <= activation-depth "...)
+		b = strconv.AppendInt(b, t.spec.ActivationDepth, 10)
+		b = append(b, " at zero replicas, waiting "...)
+		b = appendDuration(b, t.now.Sub(t.next.WaitingSince))
+		b = append(b, " of activation-max-wait "...)
+		b = appendDuration(b, t.spec.ActivationMaxWait)
+	}
+	if t.wokeByWait {
+		b = append(b, " (waited "...)
+		b = appendDuration(b, t.now.Sub(t.next.WaitingSince))
+		b = append(b, " >= activation-max-wait)"...)
+	}
+	return b
+}
+
+func appendCompare(b []byte, value, capacity float64) []byte {
+	switch {
+	case value > capacity:
+		return append(b, " > "...)
+	case value < capacity:
+		return append(b, " < "...)
+	}
+	return append(b, " = "...)
+}
+
+func appendWants(b []byte, n int32) []byte {
+	b = append(b, " wants "...)
+	return strconv.AppendInt(b, int64(n), 10)
+}
+
+// appendDuration writes d rounded to the second, as time.Duration.String
+// would ("1h2m3s", "5m0s", "15s"), without allocating.
+func appendDuration(b []byte, d time.Duration) []byte {
+	d = max(d, 0).Round(time.Second)
+	h, m, s := int64(d/time.Hour), int64(d%time.Hour/time.Minute), int64(d%time.Minute/time.Second)
+	if h > 0 {
+		b = strconv.AppendInt(b, h, 10)
+		b = append(b, 'h')
+	}
+	if h > 0 || m > 0 {
+		b = strconv.AppendInt(b, m, 10)
+		b = append(b, 'm')
+	}
+	b = strconv.AppendInt(b, s, 10)
+	return append(b, 's')
+}

@@ -1,0 +1,154 @@
+package policy
+
+import "time"
+
+// Decision is the outcome of one Decide call: the replica count and why.
+// The controller stores it as JSON in the DecisionAnnotation and shows
+// Reason in events.
+type Decision struct {
+	// Current is the replica count observed.
+	Current int32 `json:"current"`
+	// Desired is the replica count chosen, always within [min, max]. When
+	// paused or in dry-run it is what would have been applied.
+	Desired int32 `json:"desired"`
+	// Apply is true when the controller should set the replicas to
+	// Desired: they differ and the workload is neither paused nor in
+	// dry-run.
+	Apply bool `json:"apply"`
+	// Recommendation is the combined recommendation of the signals before
+	// cooldowns, the window, step limits and bounds.
+	Recommendation int32 `json:"recommendation"`
+	// DrivenBy names what produced Recommendation.
+	DrivenBy Driver  `json:"drivenBy"`
+	Signals  Signals `json:"signals"`
+	// Limits lists, in the order applied, every rule that moved the
+	// number away from what the signals asked for.
+	Limits []Limit `json:"limits,omitempty"`
+	// Reason is one human sentence, e.g. "depth 4200 > 10 pods x 300
+	// wants 14; max-scale-up-step 14 -> 12; scale 10 -> 12".
+	Reason string `json:"reason"`
+}
+
+// Changed reports whether the replicas should change; it is Apply.
+func (d Decision) Changed() bool { return d.Apply }
+
+// Limited reports whether a limit of the given kind clipped the decision.
+func (d Decision) Limited(kind LimitKind) bool {
+	for _, l := range d.Limits {
+		if l.Kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Driver names what produced a decision's recommendation.
+type Driver string
+
+// Drivers.
+const (
+	// DrivenByDepth, DrivenByRate and DrivenByCPU: that signal gave the
+	// highest recommendation.
+	DrivenByDepth Driver = "depth"
+	DrivenByRate  Driver = "rate"
+	DrivenByCPU   Driver = "cpu"
+	// DrivenByHold: the queue could not be read, the current replicas are
+	// held.
+	DrivenByHold Driver = "hold"
+	// DrivenByFallback: the queue has failed for fallback-after;
+	// fallback-replicas applies.
+	DrivenByFallback Driver = "fallback"
+	// DrivenByIdle: the queue is empty and has been quiet for the
+	// scale-down cooldown (or the workload sits at zero with nothing to
+	// do); the recommendation is zero.
+	DrivenByIdle Driver = "idle"
+	// DrivenByActivation: at zero replicas, messages are waiting but not
+	// enough (activation-depth) nor for long enough (activation-max-wait).
+	DrivenByActivation Driver = "activation"
+)
+
+// Signals are the three inputs of a decision.
+type Signals struct {
+	Depth Signal `json:"depth"`
+	Rate  Signal `json:"rate"`
+	CPU   Signal `json:"cpu"`
+}
+
+// Signal is one input's reading and recommendation.
+type Signal struct {
+	// Enabled is false when the annotations turn the signal off.
+	Enabled bool `json:"enabled"`
+	// Available is false when it is enabled but has no usable data;
+	// Note says why.
+	Available bool `json:"available"`
+	// Value is the reading: messages for depth, messages per second
+	// needed (arrivals plus backlog over the drain time) for rate, percent
+	// of requested CPU over ready pods for cpu.
+	Value float64 `json:"value"`
+	// Target is per pod: target depth, processing rate in messages per
+	// second, or target CPU percent.
+	Target float64 `json:"target"`
+	// Recommendation is the replica count the signal asks for.
+	Recommendation int32 `json:"recommendation"`
+	// WithinTolerance is true when Recommendation differs from the current
+	// replicas but the signal's ratio to current capacity is within
+	// tolerance, so the signal counts as asking for the current replicas.
+	WithinTolerance bool `json:"withinTolerance,omitempty"`
+	// Note explains an unavailable signal or an HPA hold.
+	Note string `json:"note,omitempty"`
+}
+
+// effective is the recommendation the signal contributes to the combination.
+func (s Signal) effective(current int32) int32 {
+	if s.WithinTolerance {
+		return current
+	}
+	return s.Recommendation
+}
+
+// Notes on signals.
+const (
+	NoteOff              = "off"
+	NoteQueueUnavailable = "queue unavailable"
+	NoteRatesUnavailable = "rates unavailable"
+	NoteNoRate           = "no per-pod rate learned yet"
+	NoteCPUUnavailable   = "CPU metrics unavailable"
+	NoteNoCPURequest     = "a pod has no CPU request"
+	NoteNoReadyPods      = "no CPU metrics for ready pods"
+	NoteDirectionFlip    = "missing or unready pods reverse the direction: hold"
+	NoteIgnoredWhenIdle  = "ignored: the queue is idle"
+)
+
+// LimitKind names a rule that clipped a decision. Most are named after the
+// annotation that sets them.
+type LimitKind string
+
+// Limit kinds.
+const (
+	LimitTolerance         LimitKind = "tolerance"
+	LimitQueueUnavailable  LimitKind = "queue-unavailable"
+	LimitFallback          LimitKind = "fallback-replicas"
+	LimitActivation        LimitKind = "activation-depth"
+	LimitScaleUpCooldown   LimitKind = "scale-up-cooldown"
+	LimitScaleDownWindow   LimitKind = "scale-down-window"
+	LimitScaleDownCooldown LimitKind = "scale-down-cooldown"
+	LimitScaleUpStep       LimitKind = "max-scale-up-step"
+	LimitScaleDownStep     LimitKind = "max-scale-down-step"
+	// LimitRecentArrivals keeps one replica when scale to zero is allowed
+	// but messages arrived within the scale-down cooldown.
+	LimitRecentArrivals LimitKind = "recent-arrivals"
+	LimitMinReplicas    LimitKind = "min-replicas"
+	LimitMaxReplicas    LimitKind = "max-replicas"
+	LimitPaused         LimitKind = "paused"
+	LimitDryRun         LimitKind = "dry-run"
+)
+
+// Limit is one rule that moved the replica count From -> To.
+type Limit struct {
+	Kind LimitKind `json:"kind"`
+	From int32     `json:"from"`
+	To   int32     `json:"to"`
+	// Until is when a time-based limit (cooldowns, recent arrivals) stops
+	// applying.
+	Until time.Time `json:"until,omitzero"`
+}

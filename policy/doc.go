@@ -1,0 +1,56 @@
+// Package policy owns rabbitscale's annotation contract and its scaling
+// engine. It is pure: standard library only (no client-go, no amqp091-go),
+// no I/O, no clock (time is an argument), so every rule can be tested by
+// replaying observations.
+//
+// # The pieces
+//
+//	annotations --ParseSpec--> Spec
+//	(Spec, Observation, State, now) --Decide--> (Decision, State)
+//
+// keys.go is the contract: Prefix, one Key* constant per annotation, and
+// Keys in the order of the README table between the annotations markers
+// (readme_test.go fails when the two differ). DecisionAnnotation and
+// StateAnnotation are the two keys the controller writes; ParseSpec accepts
+// them silently.
+//
+// spec.go parses, defaults and validates (the knative config style): every
+// problem at once, each a *FieldError naming the key and the bad value,
+// joined with errors.Join; unknown rabbitscale.io/ keys get a did-you-mean.
+// A workload without any rabbitscale.io/ configuration gets ErrNoQueue.
+//
+// observation.go is what the controller measures each tick: the summed
+// queue depth and the rates it computed from the broker's counters, and one
+// CPU sample per pod, classified as the HPA classifies pods.
+//
+// decide.go is the engine, in four steps: signals (depth, rate from
+// observation and the learned per-pod rate, CPU in cpu.go following the
+// HPA's replica calculator), combine (highest recommendation, tolerance,
+// missing data and fallback, zero and activation), behaviour (cooldowns,
+// scale-down window, step limits, bounds) and finish (paused, dry-run,
+// Reason). The Decision says what was chosen, what drove it and which
+// limits clipped it, in fields and in one sentence.
+//
+// state.go is the memory between ticks: a compact scale-down window, the
+// last scale times, the learned per-pod rate and three time trackers. It is
+// a plain value that round-trips through JSON exactly; annotation.go encodes
+// it and the Decision for their annotations.
+//
+// # For the controller
+//
+// Each tick, for each workload: ParseSpec its annotations (or reuse the
+// Spec while they are unchanged), DecodeState its StateAnnotation, build an
+// Observation, call Decide with the tick's time, set the replicas when
+// Decision.Apply, then write EncodeDecision and EncodeState back. Keep the
+// old State when the update failed. Decide costs about a microsecond and
+// two allocations (BenchmarkDecide).
+//
+// # Changing a rule
+//
+// Each rule has a table test in decide_test.go and shows up in the replayed
+// scenarios of scenario_test.go, which compare every tick's decision. A new
+// annotation needs a Key constant, an entry in keys, parsing in ParseSpec,
+// a row in the README table, and tests; FuzzParseSpec and FuzzDecide (run
+// by make with -fuzztime) check that nothing panics and that Desired stays
+// within [min-replicas, max-replicas].
+package policy

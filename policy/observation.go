@@ -1,0 +1,97 @@
+package policy
+
+import "math"
+
+// Observation is what the controller saw in one tick for one workload.
+type Observation struct {
+	// Replicas is the workload's current replica count (the scale
+	// subresource's spec.replicas).
+	Replicas int32            `json:"replicas"`
+	Queue    QueueObservation `json:"queue"`
+	CPU      CPUObservation   `json:"cpu"`
+}
+
+// QueueObservation sums the selected queues of one workload.
+type QueueObservation struct {
+	// Available is false when the broker or a queue could not be read;
+	// the other fields are then ignored.
+	Available bool `json:"available"`
+	// Ready messages wait for a consumer; Unacked ones are delivered and
+	// not yet acknowledged.
+	Ready   int64 `json:"ready"`
+	Unacked int64 `json:"unacked"`
+	// Consumers on the queues. The per-pod rate is learned only while
+	// there are at least as many consumers as replicas (every pod
+	// consuming), so leave it 0 only if rate learning is not wanted.
+	Consumers int64 `json:"consumers"`
+
+	// RatesAvailable is false until the caller has two counter samples,
+	// or when a counter went backwards. Rates are messages per second,
+	// computed by the caller from the broker's counters (never from the
+	// broker's own *_details.rate fields).
+	RatesAvailable bool `json:"ratesAvailable"`
+	// PublishRate is the arrival rate into the queues.
+	PublishRate float64 `json:"publishRate"`
+	// DeliverRate counts deliveries to consumers (including auto-ack).
+	DeliverRate float64 `json:"deliverRate"`
+	// AckRate counts acknowledgements.
+	AckRate float64 `json:"ackRate"`
+}
+
+// CPUObservation carries one sample per pod of the workload, for the CPU
+// signal. Leave out pods that are being deleted or have failed, as the HPA
+// does.
+type CPUObservation struct {
+	// Available is false when the metrics API could not be read.
+	Available bool     `json:"available"`
+	Pods      []PodCPU `json:"pods,omitempty"`
+}
+
+// PodCPU is one pod's CPU sample, classified the way the HPA classifies
+// pods (kubernetes pkg/controller/podautoscaler, groupPods).
+type PodCPU struct {
+	// Ready is false for a pod the HPA sets aside as not ready: a pending
+	// pod, or one still in its CPU initialisation period whose sample
+	// cannot be trusted yet. Unready pods are ignored when the CPU signal
+	// points down and count as 0% when it points up.
+	Ready bool `json:"ready"`
+	// HasMetric is false when the metrics API returned no sample for a
+	// ready pod. Such missing pods count as 100% of their request when the
+	// signal points down and 0% when it points up.
+	HasMetric bool `json:"hasMetric"`
+	// UsageMilli is the pod's CPU usage in millicores.
+	UsageMilli int64 `json:"usageMilli"`
+	// RequestMilli is the sum of the pod's containers' CPU requests in
+	// millicores; 0 when a container has none (the CPU signal is then
+	// unavailable, as for the HPA).
+	RequestMilli int64 `json:"requestMilli"`
+}
+
+// sanitize makes an observation safe to compute with: negative counts become
+// zero, and rates that are negative or not finite make the rates unavailable.
+func (q QueueObservation) sanitize() QueueObservation {
+	if !q.Available {
+		return QueueObservation{}
+	}
+	q.Ready = max(q.Ready, 0)
+	q.Unacked = max(q.Unacked, 0)
+	q.Consumers = max(q.Consumers, 0)
+	if !q.RatesAvailable || !usableRate(q.PublishRate) || !usableRate(q.DeliverRate) || !usableRate(q.AckRate) {
+		q.RatesAvailable = false
+		q.PublishRate, q.DeliverRate, q.AckRate = 0, 0, 0
+	}
+	return q
+}
+
+func usableRate(r float64) bool {
+	return r >= 0 && !math.IsInf(r, 0) && !math.IsNaN(r)
+}
+
+// processed is the rate at which consumers finish messages: acks, or
+// deliveries when consumers use auto-ack and never ack.
+func (q QueueObservation) processed() float64 {
+	if q.AckRate > 0 {
+		return q.AckRate
+	}
+	return q.DeliverRate
+}

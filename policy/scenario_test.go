@@ -1,0 +1,351 @@
+package policy_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rabbitscale/rabbitscale/policy"
+)
+
+// step is one tick of a scenario: when, what the controller saw, and the
+// decision expected, as "current -> desired driver [limits]".
+type step struct {
+	at     string // offset from t0, as a Go duration
+	queue  policy.QueueObservation
+	want   string
+	reason string // when set, the expected Decision.Reason
+}
+
+// line renders a decision for a scenario's comparison.
+func line(d policy.Decision) string {
+	s := fmt.Sprintf("%d -> %d %s", d.Current, d.Desired, d.DrivenBy)
+	if len(d.Limits) > 0 {
+		kinds := make([]string, len(d.Limits))
+		for i, l := range d.Limits {
+			kinds[i] = string(l.Kind)
+		}
+		s += " [" + strings.Join(kinds, " ") + "]"
+	}
+	if d.Desired != d.Current && !d.Apply {
+		s += " (not applied)"
+	}
+	return s
+}
+
+// replay feeds the steps through Decide as the controller would: it applies
+// each decision to the replicas, and keeps the state only through JSON.
+// It compares every decision, and returns the replicas and state at the end.
+func replay(t *testing.T, spec policy.Spec, replicas int32, state policy.State, steps []step) (int32, policy.State) {
+	t.Helper()
+	var want, got []string
+	for _, s := range steps {
+		at, err := time.ParseDuration(s.at)
+		if err != nil {
+			t.Fatalf("bad step time %q: %v", s.at, err)
+		}
+		d, next := policy.Decide(spec, obs(replicas, s.queue), state, t0.Add(at))
+		want = append(want, s.at+" "+s.want)
+		got = append(got, s.at+" "+line(d))
+		if s.reason != "" && s.reason != d.Reason {
+			t.Errorf("at %s: Reason diff (-want +got):\n%s", s.at, cmp.Diff(s.reason, d.Reason))
+		}
+		if d.Desired < spec.MinReplicas || d.Desired > spec.MaxReplicas {
+			t.Errorf("at %s: Desired %d outside [%d, %d]", s.at, d.Desired, spec.MinReplicas, spec.MaxReplicas)
+		}
+		if d.Apply {
+			replicas = d.Desired
+		}
+		state = roundTrip(t, next)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decisions diff (-want +got):\n%s", diff)
+	}
+	return replicas, state
+}
+
+// roundTrip passes a state through encoding/json and checks that nothing
+// is lost, to the last nanosecond and location.
+func roundTrip(t *testing.T, s policy.State) policy.State {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatalf("json.Marshal(State): %v", err)
+	}
+	var back policy.State
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("json.Unmarshal(State): %v", err)
+	}
+	if !reflect.DeepEqual(s, back) {
+		t.Fatalf("State changed through JSON %s, diff (-before +after):\n%s", b, cmp.Diff(s, back))
+	}
+	return back
+}
+
+func every(from, to, interval time.Duration, f func(i int, at string) step) []step {
+	var out []step
+	for i, at := 0, from; at <= to; i, at = i+1, at+interval {
+		s := f(i, at.String())
+		s.at = at.String()
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestScenarioBurst(t *testing.T) {
+	spec := mustSpec(t, policy.KeyMaxReplicas, "20", policy.KeyMaxScaleUpStep, "4,100%")
+	steps := []step{
+		{"0s", q(0, 0), "1 -> 1 depth [scale-down-window]", ""},
+		{"15s", q(4990, 10), "1 -> 5 depth [max-scale-up-step]", "depth 5000 > 1 pods x 100 wants 50; max-scale-up-step 50 -> 5; scale 1 -> 5"},
+		{"30s", q(5100, 100), "5 -> 10 depth [max-scale-up-step]", ""},
+		{"45s", q(4300, 500), "10 -> 20 depth [max-scale-up-step]", ""},
+		{"1m0s", q(2000, 1000), "20 -> 20 depth [max-replicas]", "depth 3000 > 20 pods x 100 wants 30; max-replicas 30 -> 20; hold 20"},
+		{"1m15s", q(0, 1500), "20 -> 20 depth [scale-down-window]", ""},
+		{"1m30s", q(0, 200), "20 -> 20 depth [scale-down-window]", ""},
+		{"2m0s", q(0, 0), "20 -> 20 depth [scale-down-window]", ""},
+		{"3m0s", q(0, 0), "20 -> 20 depth [scale-down-window]", ""},
+		{"4m0s", q(0, 0), "20 -> 20 depth [scale-down-window]", ""},
+		{"5m0s", q(0, 0), "20 -> 20 depth [scale-down-window]", ""},
+		// The 52 of 0:30 leaves the window; the 48 of 0:45 still holds.
+		{"5m30s", q(0, 0), "20 -> 20 depth [scale-down-window]", "depth 0 < 20 pods x 100 wants 0; scale-down-window 0 -> 20; hold 20"},
+		{"5m45s", q(0, 0), "20 -> 20 depth [scale-down-window]", ""},
+		{"6m0s", q(0, 0), "20 -> 15 depth [scale-down-window]", "depth 0 < 20 pods x 100 wants 0; scale-down-window 0 -> 15; scale 20 -> 15"},
+		{"6m15s", q(0, 0), "15 -> 2 depth [scale-down-window]", ""},
+		{"6m30s", q(0, 0), "2 -> 1 depth [min-replicas]", ""},
+		{"7m0s", q(0, 0), "1 -> 1 depth [min-replicas]", ""},
+	}
+	replay(t, spec, 1, policy.State{}, steps)
+}
+
+// TestScenarioSteadyLoad: with rate-aware sizing a steady flow keeps the
+// pods it needs although the backlog is small, follows a step up in load,
+// and comes back down one window after it.
+func TestScenarioSteadyLoad(t *testing.T) {
+	spec := mustSpec(t, policy.KeyMaxReplicas, "20", policy.KeyTargetDrainSeconds, "60")
+	saturated := withRates(q(50, 100), 200, 200) // 10 pods x 20/s, a few messages always waiting
+	var steps []step
+	steps = append(steps, every(0, 10*time.Minute, time.Minute, func(int, string) step {
+		return step{queue: saturated, want: "10 -> 10 rate [tolerance]"}
+	})...)
+	steps[0].reason = "need 202.5/s (arrivals 200.0/s + backlog 150 in 1m0s) > 10 pods x 20.0/s wants 11; tolerance 11 -> 10; hold 10"
+	steps = append(steps,
+		step{"11m0s", withRates(q(1200, 100), 400, 200), "10 -> 20 rate [max-replicas]",
+			"need 421.7/s (arrivals 400.0/s + backlog 1300 in 1m0s) > 10 pods x 20.0/s wants 22; max-replicas 22 -> 20; scale 10 -> 20"},
+		step{"12m0s", withRates(q(800, 200), 400, 400), "20 -> 20 rate [tolerance]", ""},
+	)
+	steps = append(steps, every(13*time.Minute, 19*time.Minute, time.Minute, func(int, string) step {
+		return step{queue: withRates(q(0, 200), 400, 400), want: "20 -> 20 rate [tolerance]"}
+	})...)
+	steps = append(steps, every(20*time.Minute, 23*time.Minute, time.Minute, func(int, string) step {
+		return step{queue: withRates(q(0, 100), 200, 200), want: "20 -> 20 rate [scale-down-window]"}
+	})...)
+	steps = append(steps,
+		step{"24m0s", withRates(q(0, 100), 200, 200), "20 -> 11 rate",
+			"need 201.7/s (arrivals 200.0/s + backlog 100 in 1m0s) < 20 pods x 20.0/s wants 11; scale 20 -> 11"},
+		step{"25m0s", withRates(q(0, 100), 200, 200), "11 -> 11 rate", ""},
+	)
+	_, state := replay(t, spec, 10, policy.State{}, steps)
+	if state.PerPodRate != 20 {
+		t.Errorf("learned PerPodRate = %v, want 20", state.PerPodRate)
+	}
+}
+
+// TestScenarioSlowDrain: a backlog drains over ten minutes; the replicas
+// follow one window behind, one pod per minute.
+func TestScenarioSlowDrain(t *testing.T) {
+	spec := mustSpec(t, policy.KeyTargetDepthPerPod, "1000", policy.KeyMaxReplicas, "20", policy.KeyMaxScaleDownStep, "1")
+	steps := every(0, 25*time.Minute, time.Minute, func(m int, _ string) step {
+		depth := max(20000-2000*int64(m), 0)
+		var want string
+		switch {
+		case m == 0:
+			want = "20 -> 20 depth"
+		case m == 1: // 18 pods is within tolerance of 20
+			want = "20 -> 20 depth [tolerance]"
+		case m <= 5: // the window holds the 20 of minute 1
+			want = "20 -> 20 depth [scale-down-window]"
+		case m <= 13: // the window holds the recommendation of 4 minutes ago, the step holds more
+			want = fmt.Sprintf("%d -> %d depth [scale-down-window max-scale-down-step]", 26-m, 25-m)
+		case m <= 24:
+			want = fmt.Sprintf("%d -> %d depth [max-scale-down-step]", 26-m, 25-m)
+		default:
+			want = "1 -> 1 depth [min-replicas]"
+		}
+		return step{queue: q(depth, 0), want: want}
+	})
+	steps[6].reason = "depth 8000 < 20 pods x 1000 wants 8; scale-down-window 8 -> 16; max-scale-down-step 16 -> 19; scale 20 -> 19"
+	replay(t, spec, 20, policy.State{}, steps)
+}
+
+// TestScenarioFlapping: depth jumping around the threshold every tick
+// moves the replicas once up and, after it settles, once down.
+func TestScenarioFlapping(t *testing.T) {
+	spec := mustSpec(t, policy.KeyMaxReplicas, "20")
+	t.Run("beyond tolerance", func(t *testing.T) {
+		steps := every(0, 8*time.Minute+15*time.Second, 15*time.Second, func(i int, _ string) step {
+			depth := int64(850)
+			if i <= 12 && i%2 == 0 {
+				depth = 1150
+			}
+			var want string
+			switch {
+			case i == 0:
+				want = "10 -> 12 depth"
+			case depth == 1150:
+				want = "12 -> 12 depth" // 1150 is 12 pods x 100 within tolerance
+			case i < 32:
+				want = "12 -> 12 depth [scale-down-window]"
+			case i == 32:
+				want = "12 -> 9 depth"
+			default:
+				want = "9 -> 9 depth"
+			}
+			return step{queue: q(depth, 0), want: want}
+		})
+		replay(t, spec, 10, policy.State{}, steps)
+	})
+	t.Run("within tolerance", func(t *testing.T) {
+		steps := every(0, 5*time.Minute, 15*time.Second, func(i int, _ string) step {
+			if i%2 == 0 {
+				return step{queue: q(1050, 0), want: "10 -> 10 depth [tolerance]"}
+			}
+			return step{queue: q(950, 0), want: "10 -> 10 depth"}
+		})
+		steps[0].reason = "depth 1050 > 10 pods x 100 wants 11; tolerance 11 -> 10; hold 10"
+		replay(t, spec, 10, settled(10), steps)
+	})
+}
+
+// TestScenarioBrokerOutage: hold while the queue cannot be read, fall back
+// after fallback-after, recover when it comes back.
+func TestScenarioBrokerOutage(t *testing.T) {
+	down := policy.QueueObservation{}
+	t.Run("fallback", func(t *testing.T) {
+		spec := mustSpec(t, policy.KeyFallbackReplicas, "3", policy.KeyFallbackAfter, "1m")
+		steps := []step{
+			{"0s", q(800, 0), "8 -> 8 depth", ""},
+			{"15s", down, "8 -> 8 hold", "queue unavailable for 0s (fallback after 1m0s); hold 8"},
+			{"30s", down, "8 -> 8 hold", "queue unavailable for 15s (fallback after 1m0s); hold 8"},
+			{"45s", down, "8 -> 8 hold", ""},
+			{"1m0s", down, "8 -> 8 hold", ""},
+			{"1m15s", down, "8 -> 3 fallback [fallback-replicas]", "queue unavailable for 1m0s: fallback-replicas 3; scale 8 -> 3"},
+			{"1m30s", down, "3 -> 3 fallback", ""},
+			{"2m0s", down, "3 -> 3 fallback", ""},
+			{"3m0s", q(2500, 0), "3 -> 10 depth [max-replicas]", ""},
+			{"3m15s", q(900, 0), "10 -> 10 depth [tolerance]", ""},
+		}
+		replay(t, spec, 8, policy.State{}, steps)
+	})
+	t.Run("no fallback: hold", func(t *testing.T) {
+		spec := mustSpec(t)
+		steps := every(0, 10*time.Minute, time.Minute, func(i int, _ string) step {
+			if i == 0 {
+				return step{queue: q(800, 0), want: "8 -> 8 depth"}
+			}
+			return step{queue: down, want: "8 -> 8 hold"}
+		})
+		steps[10].reason = "queue unavailable for 9m0s; hold 8"
+		replay(t, spec, 8, policy.State{}, steps)
+	})
+}
+
+// TestScenarioZeroAndBack: scale to zero after a quiet cooldown, stay at
+// zero below activation-depth, wake after activation-max-wait or above
+// activation-depth.
+func TestScenarioZeroAndBack(t *testing.T) {
+	spec := mustSpec(t, policy.KeyMinReplicas, "0", policy.KeyActivationDepth, "5", policy.KeyActivationMaxWait, "2m")
+	idle := withRates(q(0, 0), 0, 0)
+	steps := []step{
+		{"0s", idle, "2 -> 2 depth [scale-down-window]", ""},
+		{"1m0s", idle, "2 -> 2 depth [scale-down-window]", ""},
+		{"2m0s", idle, "2 -> 2 depth [scale-down-window]", ""},
+		{"3m0s", idle, "2 -> 2 depth [scale-down-window]", ""},
+		{"4m0s", idle, "2 -> 2 depth [scale-down-window]", ""},
+		{"5m0s", idle, "2 -> 0 idle", "queue empty, no arrivals for 5m0s wants 0; scale 2 -> 0"},
+		{"6m0s", idle, "0 -> 0 idle", "queue empty at zero replicas; hold 0"},
+		{"7m0s", withRates(q(3, 0), 0.05, 0), "0 -> 0 activation [activation-depth]",
+			"depth 3 <= activation-depth 5 at zero replicas, waiting 0s of activation-max-wait 2m0s; hold 0"},
+		{"8m0s", withRates(q(4, 0), 0.02, 0), "0 -> 0 activation [activation-depth]", ""},
+		{"9m0s", withRates(q(4, 0), 0, 0), "0 -> 1 depth",
+			"depth 4 > 0 pods x 100 wants 1 (waited 2m0s >= activation-max-wait); scale 0 -> 1"},
+		{"10m0s", idle, "1 -> 1 depth [scale-down-window]", ""},
+		{"11m0s", idle, "1 -> 1 depth [scale-down-window]", ""},
+		{"12m0s", idle, "1 -> 1 depth [scale-down-window]", ""},
+		{"13m0s", idle, "1 -> 1 depth [scale-down-window]", ""},
+		{"14m0s", idle, "1 -> 0 idle", ""},
+		{"15m0s", withRates(q(50, 0), 1, 0), "0 -> 1 depth", "depth 50 > 0 pods x 100 wants 1; scale 0 -> 1"},
+		{"16m0s", withRates(q(0, 0), 2, 2), "1 -> 1 depth [scale-down-window]", ""},
+	}
+	replay(t, spec, 2, policy.State{}, steps)
+}
+
+// TestScenarioKEDAActivationBug replays what made KEDA drop 20 replicas to
+// zero: activation 5, about 50 messages per second arriving and consumed at
+// once, depth hovering near zero. rabbitscale must not go to zero.
+func TestScenarioKEDAActivationBug(t *testing.T) {
+	hover := [4]policy.QueueObservation{ // depth 2, 1, 0, 4
+		withRates(q(0, 2), 50, 50),
+		withRates(q(1, 0), 49, 51),
+		withRates(q(0, 0), 50, 50),
+		withRates(q(3, 1), 52, 48),
+	}
+	kv := []string{policy.KeyMinReplicas, "0", policy.KeyActivationDepth, "5", policy.KeyMaxReplicas, "20"}
+	t.Run("depth only", func(t *testing.T) {
+		steps := every(0, 30*time.Minute, 15*time.Second, func(i int, _ string) step {
+			var want string
+			switch {
+			case i < 20: // the first window, which holds the replicas found
+				want = "20 -> 20 depth [scale-down-window]"
+			case i == 20:
+				want = "20 -> 1 depth"
+			case i%4 == 2: // depth 0: the window holds the 1 of the tick before
+				want = "1 -> 1 depth [scale-down-window]"
+			default:
+				want = "1 -> 1 depth"
+			}
+			return step{queue: hover[i%4], want: want}
+		})
+		replay(t, mustSpec(t, kv...), 20, policy.State{}, steps)
+	})
+	t.Run("depth always zero", func(t *testing.T) {
+		steps := every(0, 30*time.Minute, 15*time.Second, func(i int, _ string) step {
+			var want string
+			switch {
+			case i < 20:
+				want = "20 -> 20 depth [scale-down-window]"
+			case i == 20:
+				want = "20 -> 1 depth [recent-arrivals]"
+			default:
+				want = "1 -> 1 depth [recent-arrivals]"
+			}
+			return step{queue: withRates(q(0, 0), 50, 50), want: want}
+		})
+		steps[21].reason = "depth 0 < 1 pods x 100 wants 0; recent-arrivals 0 -> 1 (5m0s left); hold 1"
+		replay(t, mustSpec(t, kv...), 20, policy.State{}, steps)
+	})
+	t.Run("rate-aware", func(t *testing.T) {
+		spec := mustSpec(t, append(kv, policy.KeyTargetDrainSeconds, "60", policy.KeyPerPodRate, "5")...)
+		steps := every(0, 30*time.Minute, 15*time.Second, func(i int, _ string) step {
+			var want string
+			switch {
+			case i < 20:
+				want = "20 -> 20 rate [scale-down-window]"
+			case i == 20:
+				want = "20 -> 11 rate"
+			case i%4 == 2: // no backlog: 50/s needs 10 pods, within tolerance of 11
+				want = "11 -> 11 rate [tolerance]"
+			case i%4 == 1: // 49/s needs 10 pods, beyond tolerance; the window keeps 11
+				want = "11 -> 11 rate [scale-down-window]"
+			default:
+				want = "11 -> 11 rate"
+			}
+			return step{queue: hover[i%4], want: want}
+		})
+		replay(t, spec, 20, policy.State{}, steps)
+	})
+}

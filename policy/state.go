@@ -1,0 +1,99 @@
+package policy
+
+import (
+	"math"
+	"time"
+)
+
+// State is what Decide remembers between ticks for one workload. It is a
+// plain value that round-trips through encoding/json exactly, so the
+// controller can keep it in the StateAnnotation and a restart or a leader
+// change loses nothing. The zero State is a valid start.
+//
+// Store the State returned with a Decision only once the decision has been
+// applied (or when it had nothing to apply); after a failed update keep the
+// previous one.
+type State struct {
+	// History holds the recommendations that can still matter inside the
+	// scale-down window, oldest first. It is kept compact: a
+	// recommendation is dropped as soon as a later one is at least as
+	// high, since the later one outlives it in the window.
+	History []Recommendation `json:"history,omitempty"`
+
+	// LastScaleUp and LastScaleDown are the times of the last applied
+	// changes.
+	LastScaleUp   time.Time `json:"lastScaleUp,omitzero"`
+	LastScaleDown time.Time `json:"lastScaleDown,omitzero"`
+
+	// PerPodRate is the learned number of messages per second one pod
+	// finishes, smoothed (exponentially weighted, one-minute half-life) and
+	// learned only while a backlog exists, i.e. while the consumers are
+	// saturated. It survives idle periods. 0 until learned.
+	PerPodRate float64 `json:"perPodRate,omitempty"`
+	// PerPodRateAt is the time of the last sample learned.
+	PerPodRateAt time.Time `json:"perPodRateAt,omitzero"`
+
+	// QueueFailingSince is when the queue signal started failing; zero
+	// while it works.
+	QueueFailingSince time.Time `json:"queueFailingSince,omitzero"`
+	// WaitingSince is when messages started waiting at zero replicas;
+	// zero otherwise.
+	WaitingSince time.Time `json:"waitingSince,omitzero"`
+	// LastArrival is the last time messages were seen arriving or
+	// present, or the signal was unknown (which counts as activity). Scale
+	// to zero needs it to be at least the scale-down cooldown ago.
+	LastArrival time.Time `json:"lastArrival,omitzero"`
+}
+
+// Recommendation is one entry of the scale-down window.
+type Recommendation struct {
+	Time     time.Time `json:"time"`
+	Replicas int32     `json:"replicas"`
+}
+
+// rateHalfLife is the half-life of the per-pod rate's exponential smoothing.
+const rateHalfLife = time.Minute
+
+// learnRate folds a per-pod processing-rate sample into the smoothed rate.
+func (s *State) learnRate(sample float64, now time.Time) {
+	if s.PerPodRate <= 0 || s.PerPodRateAt.IsZero() {
+		s.PerPodRate, s.PerPodRateAt = sample, now
+		return
+	}
+	dt := now.Sub(s.PerPodRateAt)
+	if dt <= 0 {
+		return
+	}
+	w := 1 - math.Exp2(-float64(dt)/float64(rateHalfLife))
+	s.PerPodRate += w * (sample - s.PerPodRate)
+	s.PerPodRateAt = now
+}
+
+// record adds a recommendation to the window and drops what cannot matter
+// any more: entries older than window, and entries no higher than the new
+// one. The result never shares memory with the input.
+func record(history []Recommendation, r Recommendation, window time.Duration) []Recommendation {
+	keep := 0
+	for _, h := range history {
+		if h.Replicas > r.Replicas && r.Time.Sub(h.Time) < window {
+			keep++
+		}
+	}
+	out := make([]Recommendation, 0, keep+1)
+	for _, h := range history {
+		if h.Replicas > r.Replicas && r.Time.Sub(h.Time) < window {
+			out = append(out, h)
+		}
+	}
+	return append(out, r)
+}
+
+// windowMax is the highest recommendation in history, which record has
+// already trimmed to the window.
+func windowMax(history []Recommendation) int32 {
+	var m int32
+	for _, h := range history {
+		m = max(m, h.Replicas)
+	}
+	return m
+}
