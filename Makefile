@@ -34,8 +34,12 @@ fuzz: ## Fuzz the policy engine for FUZZTIME per target (default 15s).
 	$(GO) test -run '^$$' -fuzz '^FuzzDecide$$' -fuzztime $(FUZZTIME) ./policy
 
 .PHONY: bench
-bench: ## Run the benchmarks quoted in the README.
+bench: ## Run the unit benchmarks quoted in the README (policy.Decide and friends).
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+.PHONY: bench-controller
+bench-controller: deps tools ## Benchmark a tick over 1,000 Deployments and queues on the real API server and broker, RSS and reaction.
+	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) test -tags integration -run '^$$' -bench '^BenchmarkController$$' -benchtime 20x -timeout 30m ./integration/
 
 .PHONY: demo
 demo: deps tools ## Start a local kube-apiserver and RabbitMQ and print where they are (Ctrl-C stops them).

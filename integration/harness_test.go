@@ -42,6 +42,7 @@ func TestHarness(t *testing.T) {
 
 	queue := fmt.Sprintf("harness-jobs-%d", time.Now().UnixNano())
 	publish(ctx, t, queue, 100)
+	published := time.Now()
 
 	// The management API refreshes queue figures every
 	// collect_statistics_interval, so poll until it has caught up.
@@ -56,9 +57,11 @@ func TestHarness(t *testing.T) {
 	if got != 100 {
 		t.Fatalf("management API reports %d messages in %q, want 100", got, queue)
 	}
+	t.Logf("the management API showed 100 messages %s after they were confirmed (collect_statistics_interval %s)",
+		time.Since(published).Round(10*time.Millisecond), broker.StatsInterval)
 }
 
-func createNamespace(ctx context.Context, t *testing.T, kc kubernetes.Interface) string {
+func createNamespace(ctx context.Context, t testing.TB, kc kubernetes.Interface) string {
 	t.Helper()
 	ns, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "rabbitscale-test-"},
@@ -86,7 +89,7 @@ func workerDeployment(ns, name string, replicas int32, annotations map[string]st
 
 // publish declares a durable queue and publishes n persistent messages to
 // it with publisher confirms, so they are on the broker when it returns.
-func publish(ctx context.Context, t *testing.T, queue string, n int) {
+func publish(ctx context.Context, t testing.TB, queue string, n int) {
 	t.Helper()
 	conn, err := amqp.Dial(broker.AMQPURL)
 	if err != nil {
@@ -103,6 +106,7 @@ func publish(ctx context.Context, t *testing.T, queue string, n int) {
 	if err := ch.Confirm(false); err != nil {
 		t.Fatalf("enabling confirms: %v", err)
 	}
+	confirms := make([]*amqp.DeferredConfirmation, 0, n)
 	for i := range n {
 		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, amqp.Publishing{
 			DeliveryMode: amqp.Persistent,
@@ -111,13 +115,16 @@ func publish(ctx context.Context, t *testing.T, queue string, n int) {
 		if err != nil {
 			t.Fatalf("publishing: %v", err)
 		}
+		confirms = append(confirms, dc)
+	}
+	for i, dc := range confirms {
 		if ok, err := dc.WaitContext(ctx); err != nil || !ok {
 			t.Fatalf("message %d not confirmed (ok=%v): %v", i, ok, err)
 		}
 	}
 }
 
-func managementDepth(ctx context.Context, t *testing.T, queue string) int {
+func managementDepth(ctx context.Context, t testing.TB, queue string) int {
 	t.Helper()
 	u := broker.ManagementURL + "/api/queues/" + url.PathEscape("/") + "/" + url.PathEscape(queue)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -54,5 +55,10 @@ func run(m *testing.M) int {
 	}()
 	logf("%s (ready in %s)", broker, time.Since(start).Round(time.Millisecond))
 
+	defer func() {
+		if binary != "" {
+			_ = os.RemoveAll(filepath.Dir(binary))
+		}
+	}()
 	return m.Run()
 }

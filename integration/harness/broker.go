@@ -46,8 +46,8 @@ type Broker struct {
 	// StatsInterval is the broker's collect_statistics_interval when known, else 0.
 	StatsInterval time.Duration
 
-	stop    func(context.Context) error
-	restart func(context.Context) error
+	stop func(context.Context) error
+	node *localNode
 }
 
 // String describes the broker without credentials.
@@ -69,10 +69,30 @@ var ErrRestartUnsupported = errors.New("the harness can restart only a broker it
 // Restart stops the broker and starts it again on the same ports with the
 // same data, for tests of reconnection. Messages in durable queues survive.
 func (b *Broker) Restart(ctx context.Context) error {
-	if b.restart == nil {
+	if err := b.Halt(ctx); err != nil {
+		return err
+	}
+	return b.Resume(ctx)
+}
+
+// Halt stops the broker's node without removing its data, for outage tests;
+// Resume starts it again on the same ports.
+func (b *Broker) Halt(ctx context.Context) error {
+	if b.node == nil {
 		return ErrRestartUnsupported
 	}
-	return b.restart(ctx)
+	return b.node.halt(ctx)
+}
+
+// Resume starts a node stopped by Halt and waits until it answers.
+func (b *Broker) Resume(ctx context.Context) error {
+	if b.node == nil {
+		return ErrRestartUnsupported
+	}
+	if b.node.running != nil {
+		return nil
+	}
+	return b.node.start(ctx)
 }
 
 // StartBroker finds or starts a broker, in this order: RABBITMQ_URL (with
@@ -190,13 +210,19 @@ func startLocalNode(ctx context.Context, bin string) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The management plugin keeps 5 s samples by default whatever the
+	// collect_statistics_interval; 1 s samples make queue figures fresh.
+	secs := int(StatsInterval.Seconds())
 	conf := fmt.Sprintf(`listeners.tcp.default = 127.0.0.1:%d
 management.tcp.ip = 127.0.0.1
 management.tcp.port = %d
 prometheus.tcp.ip = 127.0.0.1
 prometheus.tcp.port = %d
 collect_statistics_interval = %d
-`, amqpPort, mgmtPort, promPort, StatsInterval.Milliseconds())
+management.sample_retention_policies.global.minute = %d
+management.sample_retention_policies.basic.minute = %d
+management.sample_retention_policies.detailed.10 = %d
+`, amqpPort, mgmtPort, promPort, StatsInterval.Milliseconds(), secs, secs, secs)
 	files := map[string]string{
 		"rabbitmq.conf":   conf,
 		"enabled_plugins": "[rabbitmq_management,rabbitmq_prometheus].\n",
@@ -252,7 +278,7 @@ collect_statistics_interval = %d
 		defer func() { _ = os.RemoveAll(dir) }()
 		return node.halt(ctx)
 	}
-	b.restart = node.restart
+	b.node = node
 	return b, nil
 }
 
@@ -319,13 +345,6 @@ func (n *localNode) halt(ctx context.Context) error {
 	}
 	n.running = nil
 	return nil
-}
-
-func (n *localNode) restart(ctx context.Context) error {
-	if err := n.halt(ctx); err != nil {
-		return err
-	}
-	return n.start(ctx)
 }
 
 // waitReady waits until both the management API and AMQP answer.

@@ -1,0 +1,97 @@
+package autoscaler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
+
+	"github.com/rabbitscale/rabbitscale/policy"
+)
+
+// ErrReplicasChanged says that someone else changed a workload's replicas
+// between the decision and its application. The change is dropped: the
+// next tick decides again from what is there, so no step is taken twice.
+var ErrReplicasChanged = errors.New("replicas changed since the decision")
+
+// scale sets w's replicas to d.Desired through the scale subresource. The
+// update carries the scale's resourceVersion, so a concurrent writer makes
+// it fail with a conflict; it is retried only while the replicas are still
+// the ones the decision started from.
+func (c *Controller) scale(ctx context.Context, w *workload, d policy.Decision) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		s, err := c.getScale(ctx, w)
+		if err != nil {
+			return err
+		}
+		if s.Spec.Replicas != d.Current {
+			return fmt.Errorf("%w: decided from %d, found %d", ErrReplicasChanged, d.Current, s.Spec.Replicas)
+		}
+		s.Spec.Replicas = d.Desired
+		_, err = c.updateScale(ctx, w, s)
+		return err
+	})
+}
+
+func (c *Controller) getScale(ctx context.Context, w *workload) (*autoscalingv1.Scale, error) {
+	switch w.Kind {
+	case KindStatefulSet:
+		return c.kube.AppsV1().StatefulSets(w.Namespace).GetScale(ctx, w.Name, metav1.GetOptions{})
+	default:
+		return c.kube.AppsV1().Deployments(w.Namespace).GetScale(ctx, w.Name, metav1.GetOptions{})
+	}
+}
+
+func (c *Controller) updateScale(ctx context.Context, w *workload, s *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {
+	switch w.Kind {
+	case KindStatefulSet:
+		return c.kube.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
+	default:
+		return c.kube.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
+	}
+}
+
+// persist writes the state annotation, and the decision annotation, with a
+// merge patch of the workload's metadata only. It writes the decision on
+// every change and whenever the state is written, and writes nothing when
+// neither would change.
+func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d policy.Decision, changed bool, now time.Time) error {
+	state, err := policy.EncodeState(m.state)
+	if err != nil {
+		return err
+	}
+	if !changed && state == m.persisted {
+		m.syncedAt = now
+		return nil
+	}
+	decision, err := policy.EncodeDecision(d)
+	if err != nil {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		policy.StateAnnotation:    state,
+		policy.DecisionAnnotation: decision,
+	}}})
+	if err != nil {
+		return err
+	}
+	switch w.Kind {
+	case KindStatefulSet:
+		_, err = c.kube.AppsV1().StatefulSets(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	default:
+		_, err = c.kube.AppsV1().Deployments(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("writing the status annotations: %w", err)
+	}
+	klog.FromContext(ctx).V(4).Info("Wrote state", "workload", klog.KRef(w.Namespace, w.Name), "kind", w.Kind)
+	m.persisted, m.syncedAt = state, now
+	return nil
+}

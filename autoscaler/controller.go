@@ -1,0 +1,372 @@
+package autoscaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/rabbitscale/rabbitscale/policy"
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+// Snapshotter reads one broker: one call per tick for every workload on it.
+// *queue.Reader implements it.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, scope queue.Scope) (*queue.Snapshot, error)
+}
+
+// Config is what New needs. Brokers maps the names workloads use in
+// rabbitscale.io/broker to their readers.
+type Config struct {
+	Kube     kubernetes.Interface
+	Brokers  map[string]Snapshotter
+	Recorder record.EventRecorder
+	Clock    clock.WithTicker
+	// Interval is the time between ticks.
+	Interval time.Duration
+	// DryRun decides and reports for every workload but changes nothing.
+	DryRun bool
+	// StateSyncPeriod is how often a workload's remembered state is
+	// written back to its annotation when nothing was applied. Applies
+	// always write it at once.
+	StateSyncPeriod time.Duration
+}
+
+// Controller scales annotated Deployments and StatefulSets. All work
+// happens in Tick, called by Run on a single ticker: no goroutine per
+// workload.
+type Controller struct {
+	kube     kubernetes.Interface
+	brokers  map[string]Snapshotter
+	recorder record.EventRecorder
+	clock    clock.WithTicker
+	interval time.Duration
+	dryRun   bool
+	syncEach time.Duration
+
+	deploys appslisters.DeploymentLister
+	sets    appslisters.StatefulSetLister
+	hpas    autoscalinglisters.HorizontalPodAutoscalerLister
+	synced  []cache.InformerSynced
+
+	mu     sync.Mutex // guards states and warned; Tick is not reentrant anyway
+	states map[types.UID]*memory
+	warned map[string]string // workload key -> last warning reason+message
+}
+
+// memory is what the controller keeps of a workload between ticks.
+type memory struct {
+	state     policy.State
+	persisted string    // the state annotation as last written or read
+	syncedAt  time.Time // when persisted was last written or read
+}
+
+// New builds a controller on the given informer factory, registering the
+// Deployment, StatefulSet and HPA informers it needs. Start the factory
+// after New.
+func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, error) {
+	if cfg.Interval <= 0 {
+		return nil, fmt.Errorf("tick interval must be positive, got %s", cfg.Interval)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.StateSyncPeriod <= 0 {
+		cfg.StateSyncPeriod = time.Minute
+	}
+	d := factory.Apps().V1().Deployments()
+	s := factory.Apps().V1().StatefulSets()
+	h := factory.Autoscaling().V2().HorizontalPodAutoscalers()
+	for _, inf := range []cache.SharedIndexInformer{d.Informer(), s.Informer()} {
+		if err := inf.SetTransform(StripWorkload); err != nil {
+			return nil, fmt.Errorf("setting the informer transform: %w", err)
+		}
+	}
+	return &Controller{
+		kube: cfg.Kube, brokers: cfg.Brokers, recorder: cfg.Recorder, clock: cfg.Clock,
+		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod,
+		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(),
+		synced: []cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced},
+		states: map[types.UID]*memory{}, warned: map[string]string{},
+	}, nil
+}
+
+// Run waits for the informers' caches, then ticks every Interval until ctx
+// ends. The first tick runs at once.
+func (c *Controller) Run(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return errors.New("informer caches did not sync")
+	}
+	logger.Info("Starting ticks", "interval", c.interval, "dryRun", c.dryRun)
+	t := c.clock.NewTicker(c.interval)
+	defer t.Stop()
+	for {
+		res := c.Tick(ctx)
+		logger.V(4).Info("Tick done", "workloads", res.Workloads, "changed", res.Changed, "errors", res.Errors, "duration", res.Duration)
+		select {
+		case <-ctx.Done():
+			logger.Info("Stopping ticks")
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// TickResult sums up one tick.
+type TickResult struct {
+	Workloads int
+	// Decisions holds the decision for each workload key that was decided.
+	Decisions map[string]policy.Decision
+	Changed   int
+	Errors    int
+	Duration  time.Duration
+}
+
+// Tick reads each broker once, decides for every annotated workload and
+// applies the changes.
+func (c *Controller) Tick(ctx context.Context) TickResult {
+	start := c.clock.Now()
+	logger := klog.FromContext(ctx)
+	res := TickResult{Decisions: map[string]policy.Decision{}}
+	ws, err := listWorkloads(c.deploys, c.sets)
+	if err != nil {
+		logger.Error(err, "Listing workloads")
+		res.Errors++
+		return res
+	}
+	res.Workloads = len(ws)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forget(ws)
+
+	// Parse first, so that one snapshot per broker covers everyone.
+	parsed := make([]parsedWorkload, 0, len(ws))
+	for i := range ws {
+		w := &ws[i]
+		spec, err := policy.ParseSpec(w.Annotations)
+		if err != nil {
+			c.warn(w, ReasonInvalidAnnotations, "invalid annotations: %s", oneLine(err))
+			res.Errors++
+			continue
+		}
+		if hpa := c.conflictingHPA(w); hpa != "" {
+			c.warn(w, ReasonConflictingAutoscaler, "HorizontalPodAutoscaler %s targets this %s; rabbitscale leaves it alone", hpa, w.Kind)
+			continue
+		}
+		parsed = append(parsed, parsedWorkload{workload: w, spec: spec})
+	}
+	snaps := c.snapshots(ctx, parsed)
+
+	now := c.clock.Now()
+	for i := range parsed {
+		p := &parsed[i]
+		d, changed, err := c.sync(ctx, p, snaps, now)
+		if err != nil {
+			logger.Error(err, "Syncing workload", "workload", klog.KRef(p.Namespace, p.Name), "kind", p.Kind)
+			res.Errors++
+		}
+		res.Decisions[p.key()] = d
+		if changed {
+			res.Changed++
+		}
+	}
+	res.Duration = c.clock.Since(start)
+	return res
+}
+
+type parsedWorkload struct {
+	*workload
+	spec policy.Spec
+}
+
+// brokerRead is one broker's snapshot for this tick, or why there is none.
+type brokerRead struct {
+	snap *queue.Snapshot
+	err  error
+}
+
+// snapshots reads every broker that a workload names, once, concurrently
+// across brokers.
+func (c *Controller) snapshots(ctx context.Context, ps []parsedWorkload) map[string]brokerRead {
+	scopes := map[string]*queue.Scope{}
+	for _, p := range ps {
+		sc := scopes[p.spec.Broker]
+		if sc == nil {
+			sc = &queue.Scope{}
+			scopes[p.spec.Broker] = sc
+		}
+		if p.spec.QueuePattern != nil {
+			sc.Vhosts = append(sc.Vhosts, p.spec.VHost)
+		} else {
+			sc.Add(p.spec.VHost, p.spec.Queues...)
+		}
+	}
+	out := make(map[string]brokerRead, len(scopes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, scope := range scopes {
+		r, ok := c.brokers[name]
+		if !ok {
+			out[name] = brokerRead{err: fmt.Errorf("%w: %q is not in the controller's broker configuration", queue.ErrUnknownBroker, name)}
+			continue
+		}
+		wg.Go(func() {
+			snap, err := r.Snapshot(ctx, *scope)
+			mu.Lock()
+			out[name] = brokerRead{snap: snap, err: err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// sync decides for one workload and applies the decision. It reports
+// whether the replicas were changed.
+func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[string]brokerRead, now time.Time) (policy.Decision, bool, error) {
+	mem, err := c.remember(p.workload, now)
+	if err != nil {
+		c.warn(p.workload, ReasonInvalidAnnotations, "%v; starting from an empty state", err)
+	}
+	obs := policy.Observation{Replicas: p.Replicas, Queue: c.observeQueue(p, snaps[p.spec.Broker])}
+	d, next := policy.Decide(p.spec, obs, mem.state, now)
+	if c.dryRun && d.Apply {
+		d.Apply = false
+		d.Reason = "global dry-run: " + d.Reason
+	}
+
+	changed := false
+	if d.Apply {
+		if err := c.scale(ctx, p.workload, d); err != nil {
+			// Keep the old state: the change did not happen.
+			if errors.Is(err, ErrReplicasChanged) {
+				klog.FromContext(ctx).V(2).Info("Skipping a stale decision", "workload", klog.KRef(p.Namespace, p.Name), "kind", p.Kind, "err", err)
+				return d, false, nil
+			}
+			c.warn(p.workload, ReasonScaleFailed, "scaling %d -> %d failed: %v", d.Current, d.Desired, err)
+			return d, false, err
+		}
+		changed = true
+		c.recorder.Eventf(p.obj, corev1.EventTypeNormal, ReasonRescaled, "%s", d.Reason)
+	}
+	mem.state = next
+	if changed || now.Sub(mem.syncedAt) >= c.syncEach {
+		if err := c.persist(ctx, p.workload, mem, d, changed, now); err != nil {
+			return d, changed, err
+		}
+	}
+	return d, changed, nil
+}
+
+// observeQueue turns the broker's snapshot into the policy's view of the
+// workload's queues. Anything missing makes the queue unavailable, which
+// the policy never answers with a scale-down.
+func (c *Controller) observeQueue(p *parsedWorkload, br brokerRead) policy.QueueObservation {
+	if br.err != nil {
+		c.warn(p.workload, ReasonBrokerUnavailable, "broker %q: %v", p.spec.Broker, br.err)
+		return policy.QueueObservation{}
+	}
+	var t queue.Totals
+	var err error
+	if p.spec.QueuePattern != nil {
+		t, err = br.snap.Match(p.spec.VHost, p.spec.QueuePattern)
+	} else {
+		t, err = br.snap.Lookup(p.spec.VHost, p.spec.Queues...)
+	}
+	if err != nil {
+		reason := ReasonQueueUnavailable
+		if errors.Is(err, queue.ErrQueueNotFound) {
+			reason = ReasonQueueNotFound
+		}
+		c.warn(p.workload, reason, "%v", oneLine(err))
+		return policy.QueueObservation{}
+	}
+	c.clearWarning(p.workload)
+	return policy.QueueObservation{
+		Available:      true,
+		Ready:          t.Ready,
+		Unacked:        t.Unacked,
+		Consumers:      t.Consumers,
+		RatesAvailable: t.Rates.Available,
+		PublishRate:    t.Rates.Publish,
+		DeliverRate:    t.Rates.Deliver,
+		AckRate:        t.Rates.Ack,
+	}
+}
+
+// remember returns the controller's memory of w, reading the state
+// annotation the first time it sees w (after a restart or a failover).
+func (c *Controller) remember(w *workload, now time.Time) (*memory, error) {
+	if m, ok := c.states[w.UID]; ok {
+		return m, nil
+	}
+	raw := w.Annotations[policy.StateAnnotation]
+	m := &memory{persisted: raw, syncedAt: now}
+	c.states[w.UID] = m
+	st, err := policy.DecodeState(raw)
+	if err != nil {
+		return m, err
+	}
+	m.state = st
+	return m, nil
+}
+
+// forget drops the memory of workloads that are gone.
+func (c *Controller) forget(ws []workload) {
+	if len(c.states) <= len(ws) && len(c.warned) <= len(ws) {
+		return
+	}
+	live := make(map[types.UID]bool, len(ws))
+	keys := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		live[w.UID] = true
+		keys[w.key()] = true
+	}
+	for uid := range c.states {
+		if !live[uid] {
+			delete(c.states, uid)
+		}
+	}
+	for k := range c.warned {
+		if !keys[k] {
+			delete(c.warned, k)
+		}
+	}
+}
+
+// conflictingHPA returns the name of an HPA (KEDA's ScaledObjects create
+// one too) that targets w, or "".
+func (c *Controller) conflictingHPA(w *workload) string {
+	hpas, err := c.hpas.HorizontalPodAutoscalers(w.Namespace).List(labels.Everything())
+	if err != nil {
+		return ""
+	}
+	for _, h := range hpas {
+		if targets(h, w) {
+			return h.Name
+		}
+	}
+	return ""
+}
+
+func targets(h *autoscalingv2.HorizontalPodAutoscaler, w *workload) bool {
+	ref := h.Spec.ScaleTargetRef
+	return ref.Kind == string(w.Kind) && ref.Name == w.Name
+}

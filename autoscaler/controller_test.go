@@ -1,0 +1,314 @@
+package autoscaler
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/rabbitscale/rabbitscale/policy"
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+var t0 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+
+// fakeBroker serves a fixed depth per queue, or an error.
+type fakeBroker struct {
+	depth map[string]int64
+	err   error
+	reads int
+}
+
+func (f *fakeBroker) Snapshot(_ context.Context, scope queue.Scope) (*queue.Snapshot, error) {
+	f.reads++
+	if f.err != nil {
+		return nil, f.err
+	}
+	s := queue.NewSnapshot("default", queue.SourceManagement, t0, queue.Coverage{Listed: true})
+	for name, d := range f.depth {
+		s.Set(queue.QueueKey{Vhost: "/", Name: name}, queue.QueueStats{Ready: d, UnackedAvailable: true})
+	}
+	return s, nil
+}
+
+type fixture struct {
+	t        *testing.T
+	kube     *fake.Clientset
+	broker   *fakeBroker
+	recorder *record.FakeRecorder
+	clock    *clocktesting.FakeClock
+	ctrl     *Controller
+}
+
+func deployment(name string, replicas int32, ann map[string]string) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: k8stypes.UID("uid-" + name), Annotations: ann},
+		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(replicas)},
+	}
+}
+
+func newFixture(t *testing.T, dryRun bool, objs ...runtime.Object) *fixture {
+	t.Helper()
+	f := &fixture{t: t, kube: fake.NewClientset(objs...), broker: &fakeBroker{depth: map[string]int64{}},
+		recorder: record.NewFakeRecorder(100), clock: clocktesting.NewFakeClock(t0)}
+	f.kube.PrependReactor("get", "deployments", f.getScale)
+	f.kube.PrependReactor("update", "deployments", f.updateScale)
+	factory := informers.NewSharedInformerFactory(f.kube, 0)
+	ctrl, err := New(Config{Kube: f.kube, Brokers: map[string]Snapshotter{"default": f.broker}, Recorder: f.recorder,
+		Clock: f.clock, Interval: 5 * time.Second, DryRun: dryRun}, factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	f.ctrl = ctrl
+	return f
+}
+
+// getScale and updateScale give the fake clientset the scale subresource,
+// backed by the Deployment's spec.replicas.
+func (f *fixture) getScale(a k8stesting.Action) (bool, runtime.Object, error) {
+	if a.GetSubresource() != "scale" {
+		return false, nil, nil
+	}
+	name := a.(k8stesting.GetAction).GetName()
+	obj, err := f.kube.Tracker().Get(appsv1.SchemeGroupVersion.WithResource("deployments"), a.GetNamespace(), name)
+	if err != nil {
+		return true, nil, err
+	}
+	d := obj.(*appsv1.Deployment)
+	return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name},
+		Spec: autoscalingv1.ScaleSpec{Replicas: *d.Spec.Replicas}}, nil
+}
+
+func (f *fixture) updateScale(a k8stesting.Action) (bool, runtime.Object, error) {
+	if a.GetSubresource() != "scale" {
+		return false, nil, nil
+	}
+	s := a.(k8stesting.UpdateAction).GetObject().(*autoscalingv1.Scale)
+	gvr := appsv1.SchemeGroupVersion.WithResource("deployments")
+	obj, err := f.kube.Tracker().Get(gvr, a.GetNamespace(), s.Name)
+	if err != nil {
+		return true, nil, err
+	}
+	d := obj.(*appsv1.Deployment).DeepCopy()
+	d.Spec.Replicas = ptr.To(s.Spec.Replicas)
+	return true, s, f.kube.Tracker().Update(gvr, d, d.Namespace)
+}
+
+func (f *fixture) replicas(name string) int32 {
+	f.t.Helper()
+	d, err := f.kube.AppsV1().Deployments("ns").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return *d.Spec.Replicas
+}
+
+func (f *fixture) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-f.recorder.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func ann(queueName string, kv ...string) map[string]string {
+	a := map[string]string{policy.KeyQueue: queueName}
+	for i := 0; i+1 < len(kv); i += 2 {
+		a[policy.Prefix+kv[i]] = kv[i+1]
+	}
+	return a
+}
+
+func TestTickScalesUpOnBacklogAndExplains(t *testing.T) {
+	f := newFixture(t, false, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")))
+	f.broker.depth["jobs"] = 700
+
+	res := f.ctrl.Tick(context.Background())
+
+	if got := f.replicas("worker"); got != 7 {
+		t.Errorf("replicas = %d, want 7 (700 messages / 100 per pod)", got)
+	}
+	want := []string{"Normal Rescaled depth 700 > 2 pods x 100 wants 7; scale 2 -> 7"}
+	if diff := cmp.Diff(want, f.events()); diff != "" {
+		t.Errorf("events diff (-want +got):\n%s", diff)
+	}
+	if res.Changed != 1 || res.Workloads != 1 {
+		t.Errorf("tick result = %+v, want 1 workload, 1 changed", res)
+	}
+	d, err := f.kube.AppsV1().Deployments("ns").Get(context.Background(), "worker", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := policy.DecodeState(d.Annotations[policy.StateAnnotation])
+	if err != nil {
+		t.Fatalf("state annotation: %v", err)
+	}
+	if !st.LastScaleUp.Equal(t0) {
+		t.Errorf("stored LastScaleUp = %v, want %v so that a restart keeps the cooldown", st.LastScaleUp, t0)
+	}
+	if !strings.Contains(d.Annotations[policy.DecisionAnnotation], `"reason":"depth 700 > 2 pods x 100 wants 7; scale 2 -> 7"`) {
+		t.Errorf("decision annotation = %s, want the reason in it", d.Annotations[policy.DecisionAnnotation])
+	}
+}
+
+func TestTickReadsEachBrokerOncePerTick(t *testing.T) {
+	var objs []runtime.Object
+	for i := range 50 {
+		objs = append(objs, deployment(fmt.Sprintf("w%d", i), 1, ann(fmt.Sprintf("q%d", i%5), "target-depth-per-pod", "10")))
+	}
+	f := newFixture(t, false, objs...)
+	f.ctrl.Tick(context.Background())
+	if f.broker.reads != 1 {
+		t.Errorf("50 workloads on one broker made %d reads, want 1", f.broker.reads)
+	}
+}
+
+func TestTickHoldsAndWarnsOnceWhileBrokerIsDown(t *testing.T) {
+	f := newFixture(t, false, deployment("worker", 5, ann("jobs", "target-depth-per-pod", "100")))
+	f.broker.err = fmt.Errorf("%w: connection refused", queue.ErrBrokerUnavailable)
+
+	for range 10 {
+		f.ctrl.Tick(context.Background())
+		f.clock.Step(5 * time.Second)
+	}
+	if got := f.replicas("worker"); got != 5 {
+		t.Errorf("replicas = %d while the broker is down, want 5 held", got)
+	}
+	want := []string{`Warning BrokerUnavailable broker "default": broker unavailable: connection refused`}
+	if diff := cmp.Diff(want, f.events()); diff != "" {
+		t.Errorf("events over 10 ticks diff (-want +got):\n%s", diff)
+	}
+}
+
+func TestTickSkipsInvalidAnnotationsAndScalesOthers(t *testing.T) {
+	f := newFixture(t, false,
+		deployment("broken", 3, ann("jobs", "target-depth-per-pod", "100", "max-replicas", "ten")),
+		deployment("healthy", 1, ann("jobs", "target-depth-per-pod", "100")))
+	f.broker.depth["jobs"] = 300
+	f.ctrl.Tick(context.Background())
+	f.ctrl.Tick(context.Background())
+
+	if got := f.replicas("broken"); got != 3 {
+		t.Errorf("broken workload replicas = %d, want 3 untouched", got)
+	}
+	if got := f.replicas("healthy"); got != 3 {
+		t.Errorf("healthy workload replicas = %d, want 3", got)
+	}
+	var warnings []string
+	for _, e := range f.events() {
+		if strings.HasPrefix(e, "Warning") {
+			warnings = append(warnings, e)
+		}
+	}
+	want := []string{`Warning InvalidAnnotations invalid annotations: rabbitscale.io/max-replicas: "ten" is not an integer`}
+	if diff := cmp.Diff(want, warnings); diff != "" {
+		t.Errorf("warnings over two ticks diff (-want +got):\n%s", diff)
+	}
+}
+
+func TestTickLeavesHPATargetsAlone(t *testing.T) {
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "keda-hpa-worker"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{Kind: "Deployment", Name: "worker", APIVersion: "apps/v1"},
+			MaxReplicas:    10,
+		},
+	}
+	f := newFixture(t, false, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")), hpa)
+	f.broker.depth["jobs"] = 900
+	f.ctrl.Tick(context.Background())
+
+	if got := f.replicas("worker"); got != 2 {
+		t.Errorf("replicas = %d under an HPA, want 2 untouched", got)
+	}
+	want := []string{"Warning ConflictingAutoscaler HorizontalPodAutoscaler keda-hpa-worker targets this Deployment; rabbitscale leaves it alone"}
+	if diff := cmp.Diff(want, f.events()); diff != "" {
+		t.Errorf("events diff (-want +got):\n%s", diff)
+	}
+}
+
+func TestGlobalDryRunChangesNothingAndSaysSo(t *testing.T) {
+	f := newFixture(t, true, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")))
+	f.broker.depth["jobs"] = 700
+	res := f.ctrl.Tick(context.Background())
+
+	if got := f.replicas("worker"); got != 2 {
+		t.Errorf("replicas = %d in global dry-run, want 2", got)
+	}
+	d := res.Decisions["Deployment/ns/worker"]
+	if d.Apply || d.Desired != 7 || !strings.HasPrefix(d.Reason, "global dry-run: ") {
+		t.Errorf("decision = %+v, want desired 7, not applied, reason marked global dry-run", d)
+	}
+}
+
+func TestStaleDecisionIsDroppedNotApplied(t *testing.T) {
+	f := newFixture(t, false, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")))
+	f.broker.depth["jobs"] = 700
+	// Someone else scales to 4 between the informer's view and the update.
+	f.kube.PrependReactor("get", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "scale" {
+			return false, nil, nil
+		}
+		return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "worker"},
+			Spec: autoscalingv1.ScaleSpec{Replicas: 4}}, nil
+	})
+	res := f.ctrl.Tick(context.Background())
+	if res.Changed != 0 || res.Errors != 0 {
+		t.Errorf("tick result = %+v, want nothing changed and no error", res)
+	}
+	if evs := f.events(); len(evs) != 0 {
+		t.Errorf("events = %q, want none for a decision that went stale", evs)
+	}
+}
+
+func TestStripWorkloadKeepsWhatTheControllerReads(t *testing.T) {
+	d := deployment("worker", 3, map[string]string{policy.KeyQueue: "jobs", lastApplied: strings.Repeat("x", 10000)})
+	d.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "worker"}}
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "worker", Image: "worker:1"}}
+
+	got, err := StripWorkload(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := got.(*appsv1.Deployment)
+	w := fromDeployment(s)
+	if diff := cmp.Diff(map[string]string{policy.KeyQueue: "jobs"}, w.Annotations); diff != "" {
+		t.Errorf("annotations diff (-want +got):\n%s", diff)
+	}
+	if w.Replicas != 3 || w.Selector == nil || s.ManagedFields != nil || len(s.Spec.Template.Spec.Containers) != 0 {
+		t.Errorf("stripped = replicas %d, selector %v, managedFields %v, containers %d; want 3, kept, none, none",
+			w.Replicas, w.Selector, s.ManagedFields, len(s.Spec.Template.Spec.Containers))
+	}
+}
+
+func TestNewRejectsANonPositiveInterval(t *testing.T) {
+	_, err := New(Config{Interval: 0}, informers.NewSharedInformerFactory(fake.NewClientset(), 0))
+	if err == nil || !strings.Contains(err.Error(), "tick interval") {
+		t.Errorf("New with interval 0: err = %v, want one naming the tick interval", err)
+	}
+}

@@ -1,0 +1,52 @@
+package autoscaler
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Event reasons, as `kubectl describe` and `kubectl get events` show them.
+const (
+	// ReasonRescaled (Normal) says the replicas were changed, and why.
+	ReasonRescaled = "Rescaled"
+	// ReasonInvalidAnnotations (Warning) names each bad key and value.
+	ReasonInvalidAnnotations = "InvalidAnnotations"
+	// ReasonQueueNotFound (Warning): the broker answered and has no such queue.
+	ReasonQueueNotFound = "QueueNotFound"
+	// ReasonQueueUnavailable (Warning): the queue could not be read for
+	// another reason (not in the snapshot's scope, say).
+	ReasonQueueUnavailable = "QueueUnavailable"
+	// ReasonBrokerUnavailable (Warning): the broker could not be read.
+	ReasonBrokerUnavailable = "BrokerUnavailable"
+	// ReasonConflictingAutoscaler (Warning): an HPA (or a KEDA
+	// ScaledObject's HPA) targets the workload, so rabbitscale does not.
+	ReasonConflictingAutoscaler = "ConflictingAutoscaler"
+	// ReasonScaleFailed (Warning): the scale subresource update failed.
+	ReasonScaleFailed = "ScaleFailed"
+)
+
+// warn records a Warning event on w unless the same warning was the last
+// one recorded for it: a broker that stays down for an hour makes one
+// event, not 720. The caller holds c.mu.
+func (c *Controller) warn(w *workload, reason, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	key := w.key()
+	if c.warned[key] == reason+"\x00"+msg {
+		return
+	}
+	c.warned[key] = reason + "\x00" + msg
+	c.recorder.Event(w.obj, corev1.EventTypeWarning, reason, msg)
+}
+
+// clearWarning forgets w's last warning once its queue reads fine again,
+// so that the same problem coming back is reported again.
+func (c *Controller) clearWarning(w *workload) {
+	delete(c.warned, w.key())
+}
+
+// oneLine joins a multi-line error (errors.Join) into one event message.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}

@@ -1,0 +1,126 @@
+package autoscaler
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+
+	"github.com/rabbitscale/rabbitscale/policy"
+)
+
+// Kind is a kind of workload rabbitscale scales.
+type Kind string
+
+const (
+	KindDeployment  Kind = "Deployment"
+	KindStatefulSet Kind = "StatefulSet"
+)
+
+// workload is what a tick needs of a Deployment or StatefulSet. Keep it a
+// value: a tick works on copies, never on the informers' objects.
+type workload struct {
+	Kind        Kind
+	Namespace   string
+	Name        string
+	UID         types.UID
+	Annotations map[string]string
+	// Replicas is spec.replicas (1 when unset, as the API server defaults).
+	Replicas int32
+	// Selector selects the workload's pods.
+	Selector *metav1.LabelSelector
+	obj      runtime.Object // for events
+}
+
+func (w *workload) key() string {
+	return string(w.Kind) + "/" + w.Namespace + "/" + w.Name
+}
+
+func (w *workload) String() string { return w.key() }
+
+func fromDeployment(d *appsv1.Deployment) workload {
+	return workload{Kind: KindDeployment, Namespace: d.Namespace, Name: d.Name, UID: d.UID,
+		Annotations: d.Annotations, Replicas: replicasOrOne(d.Spec.Replicas), Selector: d.Spec.Selector, obj: d}
+}
+
+func fromStatefulSet(s *appsv1.StatefulSet) workload {
+	return workload{Kind: KindStatefulSet, Namespace: s.Namespace, Name: s.Name, UID: s.UID,
+		Annotations: s.Annotations, Replicas: replicasOrOne(s.Spec.Replicas), Selector: s.Spec.Selector, obj: s}
+}
+
+func replicasOrOne(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
+
+// listWorkloads returns every workload that carries rabbitscale
+// annotations, sorted by kind, namespace and name so that ticks are
+// deterministic.
+func listWorkloads(deploys appslisters.DeploymentLister, sets appslisters.StatefulSetLister) ([]workload, error) {
+	var out []workload
+	ds, err := deploys.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("listing Deployments: %w", err)
+	}
+	for _, d := range ds {
+		if policy.Managed(d.Annotations) {
+			out = append(out, fromDeployment(d))
+		}
+	}
+	ss, err := sets.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+	}
+	for _, s := range ss {
+		if policy.Managed(s.Annotations) {
+			out = append(out, fromStatefulSet(s))
+		}
+	}
+	slices.SortFunc(out, func(a, b workload) int { return strings.Compare(a.key(), b.key()) })
+	return out, nil
+}
+
+// lastApplied is kubectl's copy of the whole object: often the largest
+// annotation, and never read here.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// StripWorkload is the informers' transform: it drops what the controller
+// never reads (managed fields, the pod template, kubectl's last-applied
+// copy, status) so that thousands of workloads stay small in memory. It
+// keeps unmanaged workloads' metadata only.
+func StripWorkload(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		stripMeta(&o.ObjectMeta)
+		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Status = appsv1.DeploymentStatus{}
+	case *appsv1.StatefulSet:
+		stripMeta(&o.ObjectMeta)
+		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec.VolumeClaimTemplates = nil
+		o.Status = appsv1.StatefulSetStatus{}
+	}
+	return obj, nil
+}
+
+func stripMeta(m *metav1.ObjectMeta) {
+	m.ManagedFields = nil
+	if _, ok := m.Annotations[lastApplied]; ok {
+		a := make(map[string]string, len(m.Annotations)-1)
+		for k, v := range m.Annotations {
+			if k != lastApplied {
+				a[k] = v
+			}
+		}
+		m.Annotations = a
+	}
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
+)
+
+func TestRunOptionsValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		modify func(*RunOptions)
+		want   []string
+	}{
+		{name: "defaults are valid", modify: func(*RunOptions) {}},
+		{name: "interval too short", modify: func(o *RunOptions) { o.Interval = 10 * time.Millisecond },
+			want: []string{"--interval: 10ms is shorter than 100ms"}},
+		{name: "qps and burst", modify: func(o *RunOptions) { o.QPS, o.Burst = 0, 0 },
+			want: []string{"--kube-api-qps: 0 must be positive", "--kube-api-burst: 0 must be at least 1"}},
+		{name: "bad label selector", modify: func(o *RunOptions) { o.LabelSelector = "app in (a" },
+			want: []string{`--label-selector: "app in (a"`}},
+		{name: "bad namespace", modify: func(o *RunOptions) { o.Namespace = "Team_A" },
+			want: []string{`--namespace: "Team_A"`}},
+		{name: "state sync shorter than a tick", modify: func(o *RunOptions) { o.StateSync = time.Second },
+			want: []string{"--state-sync-period: 1s is shorter than --interval 5s"}},
+		{name: "leader election timings out of order", modify: func(o *RunOptions) { o.RenewDeadline = 20 * time.Second },
+			want: []string{"--leader-election-*: need 0 < retry-period (2s) < renew-deadline (20s) < lease-duration (15s)"}},
+		{name: "timings do not matter without leader election", modify: func(o *RunOptions) {
+			o.LeaderElect, o.RenewDeadline = false, 20*time.Second
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := NewRunOptions()
+			tt.modify(o)
+			errs := o.Validate()
+			var got []string
+			for i, err := range errs {
+				if i < len(tt.want) && strings.HasPrefix(err.Error(), tt.want[i]) {
+					got = append(got, tt.want[i])
+					continue
+				}
+				got = append(got, err.Error())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Validate() diff (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunOptionsFlagsReachTheStruct(t *testing.T) {
+	o := NewRunOptions()
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	err := fs.Parse([]string{"--interval=2s", "--dry-run", "--namespace=workers", "--config=/tmp/b.yaml", "--leader-elect=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := NewRunOptions()
+	want.Interval, want.DryRun, want.Namespace, want.BrokerConfig, want.LeaderElect = 2*time.Second, true, "workers", "/tmp/b.yaml", false
+	if diff := cmp.Diff(want, o); diff != "" {
+		t.Errorf("options diff (-want +got):\n%s", diff)
+	}
+}

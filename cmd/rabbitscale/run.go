@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/rabbitscale/rabbitscale/autoscaler"
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+func newRunCommand() *cobra.Command {
+	o := NewRunOptions()
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the controller: scale annotated Deployments and StatefulSets from their queues",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if errs := o.Validate(); len(errs) > 0 {
+				return errors.Join(errs...)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, o)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
+
+func run(ctx context.Context, o *RunOptions) error {
+	logger := klog.FromContext(ctx)
+	cfg, err := restConfig(o.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	cfg.QPS, cfg.Burst = o.QPS, o.Burst
+	cfg.UserAgent = "rabbitscale/" + buildVersion()
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+
+	brokerCfg, err := queue.LoadConfig(o.BrokerConfig)
+	if err != nil {
+		return err
+	}
+	brokers, err := queue.Open(brokerCfg, clock.RealClock{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = brokers.Close() }()
+	readers := map[string]autoscaler.Snapshotter{}
+	for _, name := range brokers.Names() {
+		r, err := brokers.Reader(name)
+		if err != nil {
+			return err
+		}
+		readers[name] = r
+	}
+
+	id := o.LeaderElectedID
+	if id == "" {
+		if id, err = os.Hostname(); err != nil {
+			return err
+		}
+	}
+
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartStructuredLogging(4)
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rabbitscale", Host: id})
+
+	factory := informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
+		informers.WithNamespace(o.Namespace),
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = o.LabelSelector }))
+	ctrl, err := autoscaler.New(autoscaler.Config{
+		Kube: kube, Brokers: readers, Recorder: recorder, Interval: o.Interval,
+		DryRun: o.DryRun, StateSyncPeriod: o.StateSync,
+	}, factory)
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+
+	var ready atomic.Bool
+	srv := healthServer(o.HealthAddr, &ready)
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error(err, "Health server stopped")
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	// Ready once the caches are warm, leader or not: a standby is ready to
+	// take over.
+	for _, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return errors.New("informer caches did not sync")
+		}
+	}
+	ready.Store(true)
+
+	if !o.LeaderElect {
+		return ctrl.Run(ctx)
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaseNamespace, Name: o.LeaseName},
+		Client:     kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	var runErr error
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		LeaseDuration:   o.LeaseDuration,
+		RenewDeadline:   o.RenewDeadline,
+		RetryPeriod:     o.RetryPeriod,
+		ReleaseOnCancel: true,
+		Name:            o.LeaseName,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(ctx context.Context) {
+				logger.Info("Started leading", "identity", id)
+				runErr = ctrl.Run(ctx)
+			},
+			OnStoppedLeading: func() {
+				logger.Info("Stopped leading", "identity", id)
+			},
+		},
+	})
+	if runErr != nil {
+		return runErr
+	}
+	if ctx.Err() == nil {
+		// Leadership was lost while we still wanted it: exit so that a
+		// restart starts from the annotations, never from stale memory.
+		return errors.New("lost leadership")
+	}
+	return nil
+}
+
+func healthServer(addr string, ready *atomic.Bool) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "informer caches not synced", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	})
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+}

@@ -1,0 +1,129 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Reader reads one broker through a Source and adds rates computed from its
+// own successive samples. The controller calls Snapshot once per tick with
+// the Scope of every workload on the broker and hands the result to all of
+// them; anything else that needs figures between ticks (the external
+// metrics API) uses Latest and makes no request.
+//
+// A failed read changes nothing: Latest keeps the previous snapshot and the
+// next successful read computes rates across the gap.
+type Reader struct {
+	src Source
+
+	mu     sync.Mutex // serializes reads: the rate state needs them in order
+	rates  *rateTracker
+	latest atomic.Pointer[Snapshot]
+}
+
+var _ Source = (*Reader)(nil)
+
+// ReaderOptions tune the rate computation.
+type ReaderOptions struct {
+	// RateWindow is how far back a rate's base sample lies (default
+	// DefaultRateWindow). Make it several times the broker's
+	// collect_statistics_interval (5 s by default): the broker refreshes
+	// its counters only that often.
+	RateWindow time.Duration
+	// MinRateSpan is the shortest span a rate is reported over (default
+	// DefaultMinRateSpan, at most RateWindow).
+	MinRateSpan time.Duration
+}
+
+// NewReader wraps src.
+func NewReader(src Source, opts ReaderOptions) *Reader {
+	return &Reader{src: src, rates: newRateTracker(opts.RateWindow, opts.MinRateSpan)}
+}
+
+// Snapshot reads the broker and computes every queue's rates. Concurrent
+// calls are serialized.
+func (r *Reader) Snapshot(ctx context.Context, scope Scope) (*Snapshot, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, err := r.src.Snapshot(ctx, scope)
+	if err != nil {
+		return nil, err
+	}
+	r.rates.observe(s)
+	r.latest.Store(s)
+	return s, nil
+}
+
+// Latest returns the last successful snapshot, or nil before the first.
+func (r *Reader) Latest() *Snapshot { return r.latest.Load() }
+
+// Close closes the source.
+func (r *Reader) Close() error { return r.src.Close() }
+
+// Brokers holds one Reader per configured broker.
+type Brokers struct {
+	readers map[string]*Reader
+}
+
+// Open builds a Reader for every broker of cfg, whose unset fields take
+// their defaults (cfg itself is not modified) and which must then be valid.
+// It checks that credentials and certificates can be read, but connects to
+// nothing: the first read does. clk stamps samples and paces AMQP re-dials;
+// nil means the real clock.
+func Open(cfg *Config, clk clock.PassiveClock) (*Brokers, error) {
+	c := Config{Brokers: slices.Clone(cfg.Brokers)}
+	c.Default()
+	if errs := c.Validate(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	b := &Brokers{readers: map[string]*Reader{}}
+	for _, bc := range c.Brokers {
+		if _, _, err := bc.Credentials.resolver()(); err != nil {
+			_ = b.Close()
+			return nil, fmt.Errorf("broker %q: %w", bc.Name, err)
+		}
+		src, err := NewSource(bc, clk)
+		if err != nil {
+			_ = b.Close()
+			return nil, err
+		}
+		b.readers[bc.Name] = NewReader(src, ReaderOptions{RateWindow: bc.RateWindow.Duration, MinRateSpan: bc.MinRateSpan.Duration})
+	}
+	return b, nil
+}
+
+// Reader returns the named broker's reader, or an error wrapping
+// ErrUnknownBroker.
+func (b *Brokers) Reader(name string) (*Reader, error) {
+	r, ok := b.readers[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownBroker, name)
+	}
+	return r, nil
+}
+
+// Names lists the configured brokers, sorted.
+func (b *Brokers) Names() []string {
+	names := make([]string, 0, len(b.readers))
+	for n := range b.readers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Close closes every reader.
+func (b *Brokers) Close() error {
+	var errs []error
+	for _, r := range b.readers {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
+}
