@@ -4,6 +4,7 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 GO            ?= go
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 FUZZTIME      ?= 15s
 CACHE_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rabbitscale
 GOLANGCI_LINT_VERSION ?= v2.15.0
@@ -28,6 +29,15 @@ test-unit: ## Unit tests (race detector on).
 test-integration: deps tools ## Integration tests against a real RabbitMQ and kube-apiserver.
 	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) test -tags integration -count=1 -timeout 30m ./integration/...
 
+.PHONY: test-rules
+test-rules: deps ## promtool check and unit-test the Prometheus alert rules.
+	promtool check rules deploy/prometheus/rabbitscale-rules.yaml
+	promtool test rules deploy/prometheus/rabbitscale-rules.test.yaml
+
+.PHONY: test-adapter
+test-adapter: deps tools ## The external metrics adapter behind a real aggregated API server, with a stock HPA.
+	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) test -tags integration -count=1 -run TestAdapter ./integration/
+
 .PHONY: fuzz
 fuzz: ## Fuzz the policy engine for FUZZTIME per target (default 15s).
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) ./policy
@@ -42,12 +52,20 @@ bench-controller: deps tools ## Benchmark a tick over 1,000 Deployments and queu
 	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) test -tags integration -run '^$$' -bench '^BenchmarkController$$' -benchtime 20x -timeout 30m ./integration/
 
 .PHONY: demo
-demo: deps tools ## Start a local kube-apiserver and RabbitMQ and print where they are (Ctrl-C stops them).
+demo: deps tools build ## Watch the controller scale a worker through a burst on a local API server and RabbitMQ; writes demo.svg (DEMO_DURATION=150s).
 	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) run ./hack/demo
 
+.PHONY: simulate
+simulate: ## Compare rabbitscale with KEDA, a CPU-only HPA and fixed:12 on the built-in scenarios (writes bin/simulate/).
+	$(GO) run ./cmd/rabbitscale simulate --scenario all --compare keda,hpa-cpu,fixed:12 --format markdown --out bin/simulate
+
 .PHONY: build
-build: ## Build bin/rabbitscale.
-	$(GO) build -o bin/rabbitscale ./cmd/rabbitscale
+build: ## Build bin/rabbitscale, the binary the image ships.
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/rabbitscale ./cmd/rabbitscale
+
+.PHONY: image
+image: ## Build the container image rabbitscale:$(VERSION) (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) -t rabbitscale:$(VERSION) .
 
 .PHONY: verify
 verify: fmt-check vet lint check-layering ## gofmt, go vet, golangci-lint and the layering check.

@@ -15,11 +15,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/rabbitscale/rabbitscale/metrics"
 	"github.com/rabbitscale/rabbitscale/policy"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
@@ -45,6 +47,34 @@ type Config struct {
 	// written back to its annotation when nothing was applied. Applies
 	// always write it at once.
 	StateSyncPeriod time.Duration
+	// Metrics reads metrics.k8s.io for the workloads that enable the CPU
+	// signal. Nil makes CPU unavailable: such workloads get a warning and
+	// their CPU signal holds.
+	Metrics PodMetricsLister
+	// PodInformers, when set, provides the pod informer instead of the
+	// factory given to New. Use it when the workload factory is limited
+	// by a label selector that the pods do not carry.
+	PodInformers informers.SharedInformerFactory
+	// CPUInitializationPeriod and InitialReadinessDelay are the HPA's
+	// periods for distrusting a young pod's CPU sample (defaults
+	// DefaultCPUInitializationPeriod and DefaultInitialReadinessDelay).
+	CPUInitializationPeriod time.Duration
+	InitialReadinessDelay   time.Duration
+	// Observer receives what every tick saw and did, for the Prometheus
+	// metrics; nil observes nothing.
+	Observer Observer
+}
+
+// Observer is what the controller reports to its metrics.
+// *metrics.Controller implements it, and a nil one ignores every call.
+type Observer interface {
+	ObserveWorkload(kind, namespace, name, broker, queueSel string, obs policy.Observation, d policy.Decision, spec policy.Spec)
+	ObserveScale(kind, namespace, name, direction string, drivenBy policy.Driver)
+	ObserveError(kind string)
+	ObserveTick(d time.Duration, end time.Time)
+	ObserveBrokerRequest(broker string, d time.Duration, err error)
+	ObserveApply(d time.Duration)
+	ForgetWorkload(kind, namespace, name string)
 }
 
 // Controller scales annotated Deployments and StatefulSets. All work
@@ -59,14 +89,22 @@ type Controller struct {
 	dryRun   bool
 	syncEach time.Duration
 
+	metrics        PodMetricsLister
+	observe        Observer
+	observed       map[string]*workload // workloads with series, by key
+	cpuInitPeriod  time.Duration
+	readinessDelay time.Duration
+
 	deploys appslisters.DeploymentLister
 	sets    appslisters.StatefulSetLister
 	hpas    autoscalinglisters.HorizontalPodAutoscalerLister
+	pods    corelisters.PodLister
 	synced  []cache.InformerSynced
 
-	mu     sync.Mutex // guards states and warned; Tick is not reentrant anyway
-	states map[types.UID]*memory
-	warned map[string]string // workload key -> last warning reason+message
+	mu        sync.Mutex // guards states and the warnings; Tick is not reentrant anyway
+	states    map[types.UID]*memory
+	warned    map[string]string // workload key -> last warning reason+message
+	cpuWarned map[string]string // workload key -> last CPUMetricsUnavailable message
 }
 
 // memory is what the controller keeps of a workload between ticks.
@@ -77,8 +115,8 @@ type memory struct {
 }
 
 // New builds a controller on the given informer factory, registering the
-// Deployment, StatefulSet and HPA informers it needs. Start the factory
-// after New.
+// Deployment, StatefulSet, HPA and pod informers it needs (the pod informer
+// on cfg.PodInformers when set). Start the factories after New.
 func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, error) {
 	if cfg.Interval <= 0 {
 		return nil, fmt.Errorf("tick interval must be positive, got %s", cfg.Interval)
@@ -89,6 +127,19 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 	if cfg.StateSyncPeriod <= 0 {
 		cfg.StateSyncPeriod = time.Minute
 	}
+	if cfg.CPUInitializationPeriod <= 0 {
+		cfg.CPUInitializationPeriod = DefaultCPUInitializationPeriod
+	}
+	if cfg.InitialReadinessDelay <= 0 {
+		cfg.InitialReadinessDelay = DefaultInitialReadinessDelay
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = (*metrics.Controller)(nil)
+	}
+	podFactory := cfg.PodInformers
+	if podFactory == nil {
+		podFactory = factory
+	}
 	d := factory.Apps().V1().Deployments()
 	s := factory.Apps().V1().StatefulSets()
 	h := factory.Autoscaling().V2().HorizontalPodAutoscalers()
@@ -97,12 +148,17 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 			return nil, fmt.Errorf("setting the informer transform: %w", err)
 		}
 	}
+	p := podFactory.Core().V1().Pods()
+	if err := p.Informer().SetTransform(StripPod); err != nil {
+		return nil, fmt.Errorf("setting the pod informer transform: %w", err)
+	}
 	return &Controller{
 		kube: cfg.Kube, brokers: cfg.Brokers, recorder: cfg.Recorder, clock: cfg.Clock,
 		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod,
-		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(),
-		synced: []cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced},
-		states: map[types.UID]*memory{}, warned: map[string]string{},
+		metrics: cfg.Metrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
+		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(), pods: p.Lister(),
+		synced: []cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced, p.Informer().HasSynced},
+		states: map[types.UID]*memory{}, warned: map[string]string{}, cpuWarned: map[string]string{},
 	}, nil
 }
 
@@ -147,6 +203,7 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 	ws, err := listWorkloads(c.deploys, c.sets)
 	if err != nil {
 		logger.Error(err, "Listing workloads")
+		c.observe.ObserveError(metrics.ErrorKindOther)
 		res.Errors++
 		return res
 	}
@@ -163,6 +220,7 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 		spec, err := policy.ParseSpec(w.Annotations)
 		if err != nil {
 			c.warn(w, ReasonInvalidAnnotations, "invalid annotations: %s", oneLine(err))
+			c.observe.ObserveError(metrics.ErrorKindSpec)
 			res.Errors++
 			continue
 		}
@@ -172,12 +230,14 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 		}
 		parsed = append(parsed, parsedWorkload{workload: w, spec: spec})
 	}
+	c.forgetSeries(parsed)
 	snaps := c.snapshots(ctx, parsed)
-
 	now := c.clock.Now()
+	cpu := c.readCPU(ctx, parsed, now)
+
 	for i := range parsed {
 		p := &parsed[i]
-		d, changed, err := c.sync(ctx, p, snaps, now)
+		d, changed, err := c.sync(ctx, p, snaps, cpu, now)
 		if err != nil {
 			logger.Error(err, "Syncing workload", "workload", klog.KRef(p.Namespace, p.Name), "kind", p.Kind)
 			res.Errors++
@@ -188,7 +248,24 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 		}
 	}
 	res.Duration = c.clock.Since(start)
+	c.observe.ObserveTick(res.Duration, c.clock.Now())
 	return res
+}
+
+// forgetSeries drops the metric series of workloads that are gone or no
+// longer parse, so that dashboards do not show them frozen.
+func (c *Controller) forgetSeries(live []parsedWorkload) {
+	keep := make(map[string]bool, len(live))
+	for _, p := range live {
+		keep[p.key()] = true
+		c.observed[p.key()] = p.workload
+	}
+	for k, w := range c.observed {
+		if !keep[k] {
+			c.observe.ForgetWorkload(string(w.Kind), w.Namespace, w.Name)
+			delete(c.observed, k)
+		}
+	}
 }
 
 type parsedWorkload struct {
@@ -225,10 +302,16 @@ func (c *Controller) snapshots(ctx context.Context, ps []parsedWorkload) map[str
 		r, ok := c.brokers[name]
 		if !ok {
 			out[name] = brokerRead{err: fmt.Errorf("%w: %q is not in the controller's broker configuration", queue.ErrUnknownBroker, name)}
+			c.observe.ObserveError(metrics.ErrorKindQueue)
 			continue
 		}
 		wg.Go(func() {
+			start := c.clock.Now()
 			snap, err := r.Snapshot(ctx, *scope)
+			c.observe.ObserveBrokerRequest(name, c.clock.Since(start), err)
+			if err != nil {
+				c.observe.ObserveError(metrics.ErrorKindBroker)
+			}
 			mu.Lock()
 			out[name] = brokerRead{snap: snap, err: err}
 			mu.Unlock()
@@ -240,35 +323,49 @@ func (c *Controller) snapshots(ctx context.Context, ps []parsedWorkload) map[str
 
 // sync decides for one workload and applies the decision. It reports
 // whether the replicas were changed.
-func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[string]brokerRead, now time.Time) (policy.Decision, bool, error) {
+func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[string]brokerRead, cpu map[string]cpuRead, now time.Time) (policy.Decision, bool, error) {
 	mem, err := c.remember(p.workload, now)
 	if err != nil {
 		c.warn(p.workload, ReasonInvalidAnnotations, "%v; starting from an empty state", err)
 	}
-	obs := policy.Observation{Replicas: p.Replicas, Queue: c.observeQueue(p, snaps[p.spec.Broker])}
+	obs := policy.Observation{Replicas: p.Replicas, Queue: c.observeQueue(p, snaps[p.spec.Broker]), CPU: c.observeCPU(p, cpu)}
 	d, next := policy.Decide(p.spec, obs, mem.state, now)
-	if c.dryRun && d.Apply {
-		d.Apply = false
-		d.Reason = "global dry-run: " + d.Reason
+	observed := p.spec
+	if c.dryRun {
+		observed.DryRun = true
+		if d.Apply {
+			d.Apply = false
+			d.Reason = "global dry-run: " + d.Reason
+		}
 	}
+	c.observe.ObserveWorkload(string(p.Kind), p.Namespace, p.Name, p.spec.Broker, metrics.QueueLabel(p.spec), obs, d, observed)
 
 	changed := false
 	if d.Apply {
-		if err := c.scale(ctx, p.workload, d); err != nil {
+		if d.Desired < d.Current {
+			c.markIdleFirst(ctx, p)
+		}
+		start := c.clock.Now()
+		err := c.scale(ctx, p.workload, d)
+		c.observe.ObserveApply(c.clock.Since(start))
+		if err != nil {
 			// Keep the old state: the change did not happen.
 			if errors.Is(err, ErrReplicasChanged) {
 				klog.FromContext(ctx).V(2).Info("Skipping a stale decision", "workload", klog.KRef(p.Namespace, p.Name), "kind", p.Kind, "err", err)
 				return d, false, nil
 			}
 			c.warn(p.workload, ReasonScaleFailed, "scaling %d -> %d failed: %v", d.Current, d.Desired, err)
+			c.observe.ObserveError(metrics.ErrorKindApply)
 			return d, false, err
 		}
 		changed = true
+		c.observe.ObserveScale(string(p.Kind), p.Namespace, p.Name, metrics.Direction(d.Current, d.Desired), d.DrivenBy)
 		c.recorder.Eventf(p.obj, corev1.EventTypeNormal, ReasonRescaled, "%s", d.Reason)
 	}
 	mem.state = next
 	if changed || now.Sub(mem.syncedAt) >= c.syncEach {
 		if err := c.persist(ctx, p.workload, mem, d, changed, now); err != nil {
+			c.observe.ObserveError(metrics.ErrorKindState)
 			return d, changed, err
 		}
 	}
@@ -296,6 +393,7 @@ func (c *Controller) observeQueue(p *parsedWorkload, br brokerRead) policy.Queue
 			reason = ReasonQueueNotFound
 		}
 		c.warn(p.workload, reason, "%v", oneLine(err))
+		c.observe.ObserveError(metrics.ErrorKindQueue)
 		return policy.QueueObservation{}
 	}
 	c.clearWarning(p.workload)
@@ -330,7 +428,7 @@ func (c *Controller) remember(w *workload, now time.Time) (*memory, error) {
 
 // forget drops the memory of workloads that are gone.
 func (c *Controller) forget(ws []workload) {
-	if len(c.states) <= len(ws) && len(c.warned) <= len(ws) {
+	if len(c.states) <= len(ws) && len(c.warned) <= len(ws) && len(c.cpuWarned) <= len(ws) {
 		return
 	}
 	live := make(map[types.UID]bool, len(ws))
@@ -347,6 +445,11 @@ func (c *Controller) forget(ws []workload) {
 	for k := range c.warned {
 		if !keys[k] {
 			delete(c.warned, k)
+		}
+	}
+	for k := range c.cpuWarned {
+		if !keys[k] {
+			delete(c.cpuWarned, k)
 		}
 	}
 }

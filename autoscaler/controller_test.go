@@ -65,13 +65,22 @@ func deployment(name string, replicas int32, ann map[string]string) *appsv1.Depl
 
 func newFixture(t *testing.T, dryRun bool, objs ...runtime.Object) *fixture {
 	t.Helper()
+	return newFixtureWith(t, func(c *Config) { c.DryRun = dryRun }, objs...)
+}
+
+// newFixtureWith lets a test change the controller's configuration (a
+// metrics client, another broker reader) before New.
+func newFixtureWith(t *testing.T, configure func(*Config), objs ...runtime.Object) *fixture {
+	t.Helper()
 	f := &fixture{t: t, kube: fake.NewClientset(objs...), broker: &fakeBroker{depth: map[string]int64{}},
 		recorder: record.NewFakeRecorder(100), clock: clocktesting.NewFakeClock(t0)}
 	f.kube.PrependReactor("get", "deployments", f.getScale)
 	f.kube.PrependReactor("update", "deployments", f.updateScale)
 	factory := informers.NewSharedInformerFactory(f.kube, 0)
-	ctrl, err := New(Config{Kube: f.kube, Brokers: map[string]Snapshotter{"default": f.broker}, Recorder: f.recorder,
-		Clock: f.clock, Interval: 5 * time.Second, DryRun: dryRun}, factory)
+	cfg := Config{Kube: f.kube, Brokers: map[string]Snapshotter{"default": f.broker}, Recorder: f.recorder,
+		Clock: f.clock, Interval: 5 * time.Second}
+	configure(&cfg)
+	ctrl, err := New(cfg, factory)
 	if err != nil {
 		t.Fatal(err)
 	}

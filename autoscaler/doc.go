@@ -5,6 +5,30 @@
 // subresource, recording policy.State in the rabbitscale.io/status
 // annotation so restarts and leader changes lose nothing.
 //
+// # CPU
+//
+// For workloads with rabbitscale.io/target-cpu-utilization, a tick lists
+// PodMetrics once per namespace (PodMetricsLister; nil means CPU is
+// unavailable) and classifies the workload's pods, read from a pod informer
+// whose transform (StripPod) keeps only what is read, the way the HPA's
+// groupPods does: pods being deleted and failed pods are left out, pending
+// pods and pods within the CPU initialization period or never ready are
+// unready, pods without a sample are missing. When the metrics API cannot be
+// read the CPU signal holds and a deduplicated CPUMetricsUnavailable warning
+// is recorded.
+//
+// # Idle-first scale-down
+//
+// Just before a Deployment's scale-down is applied, the controller asks the
+// broker which consumers of the workload's queues hold unacknowledged
+// messages (ConsumerLister: the management API's consumers and channels, two
+// requests) and matches their channels' peer addresses to pod IPs. Busy pods
+// get controller.kubernetes.io/pod-deletion-cost equal to their unacked
+// count (bounded by MaxDeletionCost); idle pods lose a cost rabbitscale set
+// earlier; costs set by others are left alone. StatefulSets are skipped:
+// they always remove the highest ordinal. A broker without the management
+// API, or any failure, skips the marking and never blocks the scale-down.
+//
 // It declares the small interfaces it needs from the queue readers and the
 // Kubernetes clients where it uses them, so tests fake them by hand.
 package autoscaler

@@ -25,6 +25,9 @@ const (
 	ReasonConflictingAutoscaler = "ConflictingAutoscaler"
 	// ReasonScaleFailed (Warning): the scale subresource update failed.
 	ReasonScaleFailed = "ScaleFailed"
+	// ReasonCPUMetricsUnavailable (Warning): the workload asks for the CPU
+	// signal and metrics.k8s.io could not be read; the CPU signal holds.
+	ReasonCPUMetricsUnavailable = "CPUMetricsUnavailable"
 )
 
 // warn records a Warning event on w unless the same warning was the last
@@ -44,6 +47,24 @@ func (c *Controller) warn(w *workload, reason, format string, args ...any) {
 // so that the same problem coming back is reported again.
 func (c *Controller) clearWarning(w *workload) {
 	delete(c.warned, w.key())
+}
+
+// warnCPU records a CPUMetricsUnavailable warning on w, deduplicated on
+// its own: the queue's warnings come and go independently. The caller
+// holds c.mu.
+func (c *Controller) warnCPU(w *workload, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	key := w.key()
+	if c.cpuWarned[key] == msg {
+		return
+	}
+	c.cpuWarned[key] = msg
+	c.recorder.Event(w.obj, corev1.EventTypeWarning, ReasonCPUMetricsUnavailable, msg)
+}
+
+// clearCPUWarning forgets w's CPU warning once CPU reads fine again.
+func (c *Controller) clearCPUWarning(w *workload) {
+	delete(c.cpuWarned, w.key())
 }
 
 // oneLine joins a multi-line error (errors.Join) into one event message.

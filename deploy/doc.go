@@ -1,5 +1,12 @@
-// Package deploy holds what users install: kustomize manifests, RBAC, the
-// Grafana dashboard, Prometheus alert rules and example workloads. The Go
-// package exists so tests can load and check those files with the code
-// that reads them; nothing here is linked into the rabbitscale binary.
+// Package deploy holds what users install, and the code that reads it for
+// the tests:
+//
+//   - base/: the controller (kustomize): Namespace, ServiceAccount, the
+//     least-privilege ClusterRole and leader-election Role, the broker
+//     ConfigMap, the Deployment, PodDisruptionBudget and Service;
+//   - examples/: annotated worker Deployments and a broker Secret example.
+//
+// Build runs kustomize through its Go library (there is no kubectl here), so
+// the integration tests apply exactly what `kubectl apply -k` would. Nothing
+// here is linked into the rabbitscale binary.
 package deploy

@@ -5,17 +5,19 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/prometheus/client_golang/prometheus"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +31,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rabbitscale/rabbitscale/autoscaler"
+	"github.com/rabbitscale/rabbitscale/metrics"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
 
@@ -40,6 +43,8 @@ const tickInterval = time.Second
 // shared API server and broker, as `rabbitscale run` would.
 type runningController struct {
 	stop func()
+	// metrics is what the controller's /metrics would serve.
+	metrics *prometheus.Registry
 }
 
 // startController starts a controller watching only ns, so that tests do
@@ -63,8 +68,10 @@ func startController(t testing.TB, ns string) *runningController {
 	eb.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kc.CoreV1().Events("")})
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rabbitscale"})
 	factory := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(ns))
+	reg := prometheus.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
 		Kube: kc, Brokers: readers, Recorder: recorder, Interval: tickInterval, StateSyncPeriod: 2 * tickInterval,
+		Observer: metrics.NewController(reg),
 	}, factory)
 	if err != nil {
 		t.Fatalf("autoscaler.New: %v", err)
@@ -77,7 +84,7 @@ func startController(t testing.TB, ns string) *runningController {
 		}
 	})
 	var once sync.Once
-	rc := &runningController{stop: func() {
+	rc := &runningController{metrics: reg, stop: func() {
 		once.Do(func() {
 			cancel()
 			wg.Wait()
@@ -112,6 +119,40 @@ func openBrokers(t testing.TB) *queue.Brokers {
 		t.Fatalf("queue.Open: %v", err)
 	}
 	return b
+}
+
+// metricValue returns the value of the series of family name whose labels
+// include want, or -1 when there is none.
+func metricValue(t testing.TB, reg *prometheus.Registry, name string, want map[string]string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if got[k] != v {
+					continue series
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
 }
 
 func uniqueQueue(prefix string) string {
@@ -218,15 +259,8 @@ func waitManagementDepth(ctx context.Context, t testing.TB, queueName string, wa
 
 func purge(t testing.TB, queueName string) {
 	t.Helper()
-	conn, err := amqp.Dial(broker.AMQPURL)
-	if err != nil {
-		t.Fatalf("dialing the broker: %v", err)
-	}
-	defer func() { _ = conn.Close() }()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, done := channel(t)
+	defer done()
 	if _, err := ch.QueuePurge(queueName, false); err != nil {
 		t.Fatalf("purging %q: %v", queueName, err)
 	}
@@ -246,7 +280,7 @@ func TestControllerScalesUpOnBacklogAndDownAfterCooldown(t *testing.T) {
 	createDeployment(ctx, t, kc, ns, "worker", 2, annotations(q,
 		"target-depth-per-pod", "100", "min-replicas", "2", "max-replicas", "20",
 		"scale-down-cooldown", cooldown.String()))
-	startController(t, ns)
+	ctrl := startController(t, ns)
 
 	publish(ctx, t, q, 1000) // 1000 / 100 per pod = 10 pods
 	published := time.Now()  // every message confirmed by the broker
@@ -258,6 +292,15 @@ func TestControllerScalesUpOnBacklogAndDownAfterCooldown(t *testing.T) {
 		t.Errorf("replicas changed %s after the broker reported the backlog, want within a tick (%s) plus 1s", lag, tickInterval)
 	}
 	waitEvent(ctx, t, kc, ns, "worker", corev1.EventTypeNormal, autoscaler.ReasonRescaled, "depth 1000", "scale 2 -> 10")
+	worker := map[string]string{"kind": "Deployment", "namespace": ns, "workload": "worker"}
+	scaledUp := map[string]string{"direction": "up", "driven_by": "depth"}
+	maps.Copy(scaledUp, worker)
+	if got := metricValue(t, ctrl.metrics, "rabbitscale_scale_events_total", scaledUp); got != 1 {
+		t.Errorf("rabbitscale_scale_events_total{direction=up,driven_by=depth} = %v, want 1", got)
+	}
+	if got := metricValue(t, ctrl.metrics, "rabbitscale_workload_desired_replicas", worker); got != 10 {
+		t.Errorf("rabbitscale_workload_desired_replicas = %v, want 10", got)
+	}
 
 	purge(t, q)
 	down := waitReplicas(ctx, t, kc, ns, "worker", 2, cooldown+10*time.Second)
@@ -455,10 +498,12 @@ func rabbitscaleBinary(t testing.TB) string {
 func runBinary(t testing.TB, dir, identity string, args ...string) *exec.Cmd {
 	t.Helper()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if _, err := os.Stat(kubeconfig); err != nil {
+	if _, err := os.Stat(kubeconfig); err != nil { // a test may have written its own
 		if err := cp.Kubeconfig(kubeconfig); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "brokers.yaml")); err != nil {
 		pw := filepath.Join(dir, "password")
 		if err := os.WriteFile(pw, []byte(broker.Password), 0o600); err != nil {
 			t.Fatal(err)
@@ -485,6 +530,7 @@ func runBinary(t testing.TB, dir, identity string, args ...string) *exec.Cmd {
 		"--interval", tickInterval.String(), "--health-addr", "127.0.0.1:0",
 		"--leader-election-identity", identity}, args...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a killed test
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

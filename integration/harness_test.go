@@ -87,19 +87,28 @@ func workerDeployment(ns, name string, replicas int32, annotations map[string]st
 	}
 }
 
-// publish declares a durable queue and publishes n persistent messages to
-// it with publisher confirms, so they are on the broker when it returns.
-func publish(ctx context.Context, t testing.TB, queue string, n int) {
+// channel opens a connection to the test broker and a channel on it;
+// done closes both.
+func channel(t testing.TB) (ch *amqp.Channel, done func()) {
 	t.Helper()
 	conn, err := amqp.Dial(broker.AMQPURL)
 	if err != nil {
 		t.Fatalf("dialing the broker: %v", err)
 	}
-	defer func() { _ = conn.Close() }()
-	ch, err := conn.Channel()
+	ch, err = conn.Channel()
 	if err != nil {
+		_ = conn.Close()
 		t.Fatalf("opening a channel: %v", err)
 	}
+	return ch, func() { _ = conn.Close() }
+}
+
+// publish declares a durable queue and publishes n persistent messages to
+// it with publisher confirms, so they are on the broker when it returns.
+func publish(ctx context.Context, t testing.TB, queue string, n int) {
+	t.Helper()
+	ch, done := channel(t)
+	defer done()
 	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
 		t.Fatalf("declaring %q: %v", queue, err)
 	}

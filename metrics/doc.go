@@ -2,4 +2,103 @@
 // numbers: the Prometheus collectors (rabbitscale_* series) and the provider
 // behind the external metrics API adapter, both answered from the tick's
 // queue snapshot so an HPA query never costs a broker request.
+//
+// # Collectors (controller.go)
+//
+// NewController registers the controller's collectors with a Registerer;
+// NewRegistry gives a registry that already holds the Go and process
+// collectors, and Handler serves it on /metrics. Names carry the
+// rabbitscale_ prefix and base units; counters end in _total. Labels are
+// bounded by the workloads (kind, namespace, workload), their queue
+// selection (broker, queue: see QueueLabel) and fixed sets (signal,
+// driven_by, limit, direction, error kind, broker error reason), never by
+// reason text or URLs. A value that is not known (queue unreadable, rates
+// not computed yet, signal off) is absent rather than zero.
+//
+//	per workload   rabbitscale_workload_queue_messages_ready, _unacked, _consumers,
+//	               rabbitscale_workload_arrival_rate_messages_per_second,
+//	               rabbitscale_workload_processing_rate_messages_per_second,
+//	               rabbitscale_workload_per_pod_rate_messages_per_second,
+//	               rabbitscale_workload_queue_available, rabbitscale_workload_rates_available,
+//	               rabbitscale_workload_signal_recommendation_replicas{signal},
+//	               rabbitscale_workload_recommendation_replicas,
+//	               rabbitscale_workload_desired_replicas, _current_replicas, _min_replicas,
+//	               _max_replicas, rabbitscale_workload_paused, rabbitscale_workload_dry_run
+//	counters       rabbitscale_decisions_total{driven_by},
+//	               rabbitscale_decisions_clipped_total{limit},
+//	               rabbitscale_scale_events_total{direction,driven_by},
+//	               rabbitscale_errors_total{kind},
+//	               rabbitscale_broker_request_errors_total{broker,reason}
+//	histograms     rabbitscale_tick_duration_seconds, rabbitscale_apply_duration_seconds,
+//	               rabbitscale_broker_request_duration_seconds{broker}
+//	health         rabbitscale_broker_up{broker}, rabbitscale_last_tick_timestamp_seconds
+//
+// # Where the controller calls them (autoscaler)
+//
+// The autoscaler.Controller holds one *Controller (nil is allowed and
+// ignores every call), created in cmd/rabbitscale run with
+// NewController(reg) on reg := NewRegistry(), and Handler(reg) is mounted
+// on /metrics next to /healthz. The calls, by place:
+//
+//   - Controller.snapshots, around each r.Snapshot(ctx, *scope):
+//     ObserveBrokerRequest(name, clock.Since(start), err); on err also
+//     ObserveError(ErrorKindBroker). An unknown broker name is
+//     ObserveError(ErrorKindQueue), not a request.
+//   - Controller.Tick, on a ParseSpec error: ObserveError(ErrorKindSpec);
+//     a listWorkloads error: ObserveError(ErrorKindOther).
+//   - Controller.readCPU, on a listSamples error: ObserveError(ErrorKindCPU).
+//   - Controller.sync, right after policy.Decide (and after the global
+//     dry-run rewrite, passing the spec with DryRun set when --dry-run is
+//     on): ObserveWorkload(kind, namespace, name, spec.Broker,
+//     QueueLabel(spec), obs, d, spec); an observation whose queue lookup
+//     failed in a good snapshot adds ObserveError(ErrorKindQueue).
+//   - Controller.sync, around c.scale: ObserveApply(clock.Since(start));
+//     on success ObserveScale(kind, namespace, name,
+//     Direction(d.Current, d.Desired), d.DrivenBy); on a failure other than
+//     ErrReplicasChanged ObserveError(ErrorKindApply).
+//   - Controller.sync, when c.persist fails: ObserveError(ErrorKindState).
+//   - Controller.forgetSeries (every tick, after parsing), for every
+//     workload no longer listed or no longer parsed:
+//     ForgetWorkload(kind, namespace, name).
+//   - the end of Controller.Tick: ObserveTick(res.Duration, clock.Now()).
+//
+// # External metrics (external.go)
+//
+// ExternalProvider implements the custom-metrics-apiserver
+// ExternalMetricsProvider for `rabbitscale adapter`. Run reads every broker
+// once per interval (Reader.Snapshot with an empty Scope: every queue
+// listed); GetExternalMetric answers from Reader.Latest and never makes a
+// request. Metrics: rabbitmq_queue_messages (ready + unacked),
+// rabbitmq_queue_messages_ready, rabbitmq_queue_messages_unacked,
+// rabbitmq_queue_consumers, rabbitmq_queue_publish_rate (messages per
+// second from the package's own counter samples, with its window). The
+// HPA's metric selector picks the queue with the labels queue (required;
+// `queue in (a,b)` sums), vhost (absent means "/", which is not a valid
+// label value) and broker (absent means the only broker, or "default").
+// Queue and vhost names that are not valid label values (more than 63
+// characters, or characters other than alphanumerics, '-', '_' and '.')
+// cannot be selected. Errors are API statuses the HPA reports in its
+// conditions: NotFound for an unknown metric or queue, BadRequest for a bad
+// selector, ServiceUnavailable before the first read, for a snapshot older
+// than maxAge, and for rates not computed yet.
+//
+// The AMQP source reads only the queues of its Scope, so with an empty
+// Scope it lists nothing: brokers served by the adapter need the
+// management or Prometheus source.
+//
+// # Deployment files (tests in deploy_test.go)
+//
+// deploy/grafana/rabbitscale.json (Grafana schemaVersion 39),
+// deploy/prometheus/rabbitscale-rules.yaml and prometheusrule.yaml (the same
+// rules, with promtool unit tests in rabbitscale-rules.test.yaml) and
+// deploy/adapter (kustomize). The tests fail when a dashboard or alert
+// expression names a metric this package does not export, when a
+// rabbitscale_ metric has no panel, when promtool rejects an expression,
+// and when the PrometheusRule drifts from the plain rules file.
+// TestDashboardQueriesReturnDataInPrometheus starts a real Prometheus that
+// scrapes a Controller observing a scaling workload and requires every
+// dashboard query to return a series, which also catches a wrong label
+// name. promtool and prometheus come from Debian's prometheus package
+// (hack/install-deps.sh); without them those checks skip, except with
+// CI=true, where they fail.
 package metrics

@@ -52,6 +52,14 @@
 //     consumers of the Scope's queues in the vhost of its URL; unacked
 //     messages and counters are reported unavailable, never as zero.
 //
+// # Consumers, for idle-first scale-down
+//
+// ManagementSource.Consumers (and Reader.Consumers) list a vhost's
+// consumers with their channel's peer address and unacknowledged count:
+// two requests (GET /api/consumers/{vhost} and the vhost's channels), made
+// only when the controller is about to scale a Deployment down, never per
+// tick. Other sources return ErrConsumersUnsupported. See consumers.go.
+//
 // # Rates
 //
 // A Reader keeps, per queue, a few samples spaced over RateWindow and divides

@@ -60,7 +60,7 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float32Var(&o.QPS, "kube-api-qps", o.QPS, "Queries per second to the Kubernetes API.")
 	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Burst of queries to the Kubernetes API.")
 	fs.DurationVar(&o.StateSync, "state-sync-period", o.StateSync, "How often a workload's state annotation is refreshed when nothing changed (changes write it at once).")
-	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "Address serving /healthz and /readyz.")
+	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "Address serving /metrics (Prometheus), /healthz and /readyz.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader on a Lease so that several replicas can run; only the leader scales.")
 	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", o.LeaseNamespace, "Namespace of the leader election Lease.")
 	fs.StringVar(&o.LeaseName, "leader-election-id", o.LeaseName, "Name of the leader election Lease.")

@@ -24,9 +24,11 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
 	"k8s.io/utils/clock"
 
 	"github.com/rabbitscale/rabbitscale/autoscaler"
+	"github.com/rabbitscale/rabbitscale/metrics"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
 
@@ -68,6 +70,10 @@ func run(ctx context.Context, o *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	metricsClient, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("metrics.k8s.io client: %w", err)
+	}
 
 	brokerCfg, err := queue.LoadConfig(o.BrokerConfig)
 	if err != nil {
@@ -103,18 +109,32 @@ func run(ctx context.Context, o *RunOptions) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
 		informers.WithNamespace(o.Namespace),
 		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = o.LabelSelector }))
+	// The label selector picks workloads; their pods need not carry it.
+	podFactory := factory
+	if o.LabelSelector != "" {
+		podFactory = informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute, informers.WithNamespace(o.Namespace))
+	}
+	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
-		Kube: kube, Brokers: readers, Recorder: recorder, Interval: o.Interval,
+		Observer: metrics.NewController(reg),
+		Kube:     kube, Brokers: readers, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSync,
+		Metrics: autoscaler.NewPodMetricsLister(metricsClient), PodInformers: podFactory,
 	}, factory)
 	if err != nil {
 		return err
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	factories := []informers.SharedInformerFactory{factory}
+	if podFactory != factory {
+		factories = append(factories, podFactory)
+	}
+	for _, f := range factories {
+		f.Start(ctx.Done())
+		defer f.Shutdown()
+	}
 
 	var ready atomic.Bool
-	srv := healthServer(o.HealthAddr, &ready)
+	srv := httpServer(o.HealthAddr, &ready, metrics.Handler(reg))
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error(err, "Health server stopped")
@@ -127,9 +147,11 @@ func run(ctx context.Context, o *RunOptions) error {
 	}()
 	// Ready once the caches are warm, leader or not: a standby is ready to
 	// take over.
-	for _, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return errors.New("informer caches did not sync")
+	for _, f := range factories {
+		for _, ok := range f.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return errors.New("informer caches did not sync")
+			}
 		}
 	}
 	ready.Store(true)
@@ -171,8 +193,10 @@ func run(ctx context.Context, o *RunOptions) error {
 	return nil
 }
 
-func healthServer(addr string, ready *atomic.Bool) *http.Server {
+// httpServer serves /metrics, /healthz and /readyz.
+func httpServer(addr string, ready *atomic.Bool, metricsHandler http.Handler) *http.Server {
 	mux := http.NewServeMux()
+	mux.Handle("/metrics", metricsHandler)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {

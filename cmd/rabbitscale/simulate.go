@@ -1,0 +1,331 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rabbitscale/rabbitscale/policy"
+	"github.com/rabbitscale/rabbitscale/simulate"
+)
+
+// defaultSimAnnotations apply when neither --annotation nor --manifest is
+// given.
+var defaultSimAnnotations = []string{
+	policy.KeyTargetDepthPerPod + "=100",
+	policy.KeyMaxReplicas + "=30",
+	policy.KeyTargetDrainSeconds + "=60",
+}
+
+// SimulateOptions are the flags of `rabbitscale simulate`.
+type SimulateOptions struct {
+	// Annotations are key=value pairs; they override the manifest's.
+	Annotations []string
+	// Manifest is a YAML file of one or more documents; the annotations of
+	// its Deployment or StatefulSet (the one named Workload when there
+	// are several) are read.
+	Manifest string
+	Workload string
+	Scenario string
+	CSV      string
+	Duration time.Duration
+	// Interval is rabbitscale's tick.
+	Interval time.Duration
+	Model    simulate.Model
+	Compare  []string
+	Out      string
+	// Format is "table" (side by side) or "markdown" (a row per run).
+	Format string
+}
+
+// NewSimulateOptions returns the defaults: the burst scenario, a 5 s tick
+// and simulate.DefaultModel.
+func NewSimulateOptions() *SimulateOptions {
+	return &SimulateOptions{Scenario: "burst", Format: "table", Interval: 5 * time.Second, Model: simulate.DefaultModel()}
+}
+
+// AddFlags registers the options on fs.
+func (o *SimulateOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.Annotations, "annotation", o.Annotations, "A rabbitscale.io/ annotation as key=value; repeat it. Without it or --manifest: "+strings.Join(defaultSimAnnotations, ", ")+". The queue key may be left out.")
+	fs.StringVar(&o.Manifest, "manifest", o.Manifest, "A YAML file with a Deployment or StatefulSet whose metadata.annotations configure the workload.")
+	fs.StringVar(&o.Workload, "workload", o.Workload, "The Deployment or StatefulSet of --manifest to read, when it holds several with rabbitscale.io/ annotations.")
+	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "Built-in workload: "+strings.Join(simulate.ScenarioNames(), ", ")+", or all of them in turn.")
+	fs.StringVar(&o.CSV, "csv", o.CSV, "Workload from a CSV file of seconds,arrivals_per_second (instead of --scenario).")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "Simulated time; 0 uses the workload's own length.")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "rabbitscale's tick interval (as `rabbitscale run --interval`).")
+	fs.Float64Var(&o.Model.PerPodRate, "per-pod-rate", o.Model.PerPodRate, "Messages per second one ready pod processes.")
+	fs.Float64Var(&o.Model.Noise, "noise", o.Model.Noise, "Relative standard deviation of a pod's rate, per pod and second.")
+	fs.DurationVar(&o.Model.StartupDelay, "startup-delay", o.Model.StartupDelay, "Time from a scale-up to the new pods consuming.")
+	fs.IntVar(&o.Model.Prefetch, "prefetch", o.Model.Prefetch, "Consumer prefetch: unacked messages held by each pod.")
+	fs.DurationVar(&o.Model.Sampling, "broker-sampling-interval", o.Model.Sampling, "The broker's collect_statistics_interval: controllers see figures as of the last sample.")
+	fs.Int64Var(&o.Model.CPURequestMilli, "cpu-request", o.Model.CPURequestMilli, "Each pod's CPU request in millicores; a pod busy all the time uses all of it.")
+	fs.Int32Var(&o.Model.InitialReplicas, "initial-replicas", o.Model.InitialReplicas, "Pods ready at the start (fixed:N starts at N).")
+	fs.Uint64Var(&o.Model.Seed, "seed", o.Model.Seed, "Seed of the rate noise; the same seed gives the same run.")
+	fs.DurationVar(&o.Model.WaitSLO, "wait-slo", o.Model.WaitSLO, "Longest acceptable message wait, for the seconds-over-SLO figure.")
+	fs.StringSliceVar(&o.Compare, "compare", o.Compare, "Baselines to run on the same workload and seed: keda, hpa-cpu, fixed:N (comma-separated).")
+	fs.StringVar(&o.Out, "out", o.Out, "Directory for a CSV timeline and an SVG chart per workload and policy.")
+	fs.StringVar(&o.Format, "format", o.Format, "Terminal output: table (policies side by side) or markdown (a row per workload and policy).")
+}
+
+// Validate returns every problem with the options, each naming the flag.
+func (o *SimulateOptions) Validate() []error {
+	var errs []error
+	for _, a := range o.Annotations {
+		if k, _, ok := strings.Cut(a, "="); !ok || strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Errorf("--annotation: %q is not key=value", a))
+		}
+	}
+	switch {
+	case o.CSV != "" && o.Scenario != "" && o.Scenario != NewSimulateOptions().Scenario:
+		errs = append(errs, errors.New("--csv and --scenario: use one"))
+	case o.CSV == "" && o.Scenario != "all" && !slices.Contains(simulate.ScenarioNames(), o.Scenario):
+		errs = append(errs, fmt.Errorf("--scenario: %q is not one of %s, all", o.Scenario, strings.Join(simulate.ScenarioNames(), ", ")))
+	}
+	if o.Format != "table" && o.Format != "markdown" {
+		errs = append(errs, fmt.Errorf("--format: %q is not table or markdown", o.Format))
+	}
+	if o.Duration < 0 || o.Duration%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("--duration: %s must be a whole, non-negative number of seconds", o.Duration))
+	}
+	if o.Interval < time.Second || o.Interval%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("--interval: %s must be a whole number of seconds, at least 1s", o.Interval))
+	}
+	if err := o.Model.Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			errs = append(errs, errors.New("--"+e))
+		}
+	}
+	for _, c := range o.Compare {
+		if _, err := simulate.ParseBaseline(c, policy.DefaultSpec()); err != nil {
+			errs = append(errs, fmt.Errorf("--compare: %w", err))
+		}
+	}
+	return errs
+}
+
+// annotations merges the manifest's annotations with --annotation, adding
+// a queue name when none is given (the simulator reads no broker).
+func (o *SimulateOptions) annotations() (map[string]string, error) {
+	ann := map[string]string{}
+	if o.Manifest != "" {
+		var err error
+		if ann, err = manifestAnnotations(o.Manifest, o.Workload); err != nil {
+			return nil, err
+		}
+	}
+	pairs := o.Annotations
+	if o.Manifest == "" && len(pairs) == 0 {
+		pairs = defaultSimAnnotations
+	}
+	for _, a := range pairs {
+		k, v, _ := strings.Cut(a, "=")
+		ann[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	if ann[policy.KeyQueue] == "" && ann[policy.KeyQueuePattern] == "" {
+		ann[policy.KeyQueue] = "simulated"
+	}
+	return ann, nil
+}
+
+// manifestAnnotations returns the annotations of the Deployment or
+// StatefulSet in a YAML file: the one named name, or the only one managed
+// by rabbitscale.
+func manifestAnnotations(path, name string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--manifest: %w", err)
+	}
+	type object struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name        string            `json:"name"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	var found []object
+	for i, doc := range splitYAML(string(data)) {
+		var obj object
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			return nil, fmt.Errorf("--manifest %s, document %d: %w", path, i+1, err)
+		}
+		if obj.Kind != "Deployment" && obj.Kind != "StatefulSet" {
+			continue
+		}
+		if name != "" && obj.Metadata.Name == name || name == "" && policy.Managed(obj.Metadata.Annotations) {
+			found = append(found, obj)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		ann := found[0].Metadata.Annotations
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		return ann, nil
+	case len(found) == 0 && name != "":
+		return nil, fmt.Errorf("--manifest %s: no Deployment or StatefulSet named %q", path, name)
+	case len(found) == 0:
+		return nil, fmt.Errorf("--manifest %s: no Deployment or StatefulSet with rabbitscale.io/ annotations", path)
+	}
+	var names []string
+	for _, f := range found {
+		names = append(names, f.Metadata.Name)
+	}
+	return nil, fmt.Errorf("--manifest %s: several workloads (%s); choose one with --workload", path, strings.Join(names, ", "))
+}
+
+// splitYAML splits a multi-document YAML file on its "---" lines.
+func splitYAML(data string) []string {
+	var docs []string
+	var cur strings.Builder
+	for _, line := range strings.SplitAfter(data, "\n") {
+		if strings.TrimRight(line, " \r\n") == "---" {
+			docs = append(docs, cur.String())
+			cur.Reset()
+			continue
+		}
+		cur.WriteString(line)
+	}
+	docs = append(docs, cur.String())
+	return slices.DeleteFunc(docs, func(d string) bool { return strings.TrimSpace(d) == "" })
+}
+
+func (o *SimulateOptions) workloads() ([]simulate.Workload, error) {
+	if o.CSV == "" {
+		names := []string{o.Scenario}
+		if o.Scenario == "all" {
+			names = simulate.ScenarioNames()
+		}
+		var out []simulate.Workload
+		for _, n := range names {
+			w, err := simulate.Scenario(n)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, w)
+		}
+		return out, nil
+	}
+	f, err := os.Open(o.CSV)
+	if err != nil {
+		return nil, fmt.Errorf("--csv: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read only
+	w, err := simulate.ParseCSV(filepath.Base(o.CSV), f)
+	if err != nil {
+		return nil, err
+	}
+	return []simulate.Workload{w}, nil
+}
+
+func newSimulateCommand() *cobra.Command {
+	o := NewSimulateOptions()
+	cmd := &cobra.Command{
+		Use:   "simulate",
+		Short: "Replay a workload offline against the scaling engine, and against KEDA, CPU HPA or fixed baselines",
+		Long: `Simulate runs the real scaling engine (policy.Decide) tick by tick against a model
+of the queue, the pods and the broker's statistics sampling, on a built-in scenario
+or a CSV of seconds,arrivals_per_second. It is deterministic for a seed and reads no
+clock, broker or cluster. --compare runs baselines on the same workload and seed.`,
+		Example: `  rabbitscale simulate --scenario burst --compare keda,hpa-cpu,fixed:15 --out sim
+  rabbitscale simulate --manifest deploy/examples/worker.yaml --csv traffic.csv --per-pod-rate 35`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if errs := o.Validate(); len(errs) > 0 {
+				return errors.Join(errs...)
+			}
+			return runSimulate(cmd.OutOrStdout(), o)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runSimulate(out io.Writer, o *SimulateOptions) error {
+	ann, err := o.annotations()
+	if err != nil {
+		return err
+	}
+	spec, err := policy.ParseSpec(ann)
+	if err != nil {
+		return err
+	}
+	workloads, err := o.workloads()
+	if err != nil {
+		return err
+	}
+	if o.Out != "" {
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	var all []simulate.Summary
+	var written []string
+	for _, w := range workloads {
+		// Fresh controllers per workload: they keep state.
+		controllers := []simulate.Controller{&simulate.Rabbitscale{Spec: spec, Every: o.Interval}}
+		for _, name := range o.Compare {
+			c, err := simulate.ParseBaseline(name, spec)
+			if err != nil {
+				return err
+			}
+			controllers = append(controllers, c)
+		}
+		var sums []simulate.Summary
+		for _, c := range controllers {
+			r, err := simulate.Run(w, o.Duration, o.Model, c)
+			if err != nil {
+				return err
+			}
+			sums = append(sums, r.Summary)
+			if o.Out != "" {
+				base := filepath.Join(o.Out, w.Name+"-"+strings.ReplaceAll(r.Controller, ":", "-"))
+				if err := writeFile(base+".csv", func(f io.Writer) error { return simulate.WriteTimelineCSV(f, r) }); err != nil {
+					return err
+				}
+				if err := writeFile(base+".svg", func(f io.Writer) error { return simulate.WriteChart(f, simulate.ChartOf(r)) }); err != nil {
+					return err
+				}
+				written = append(written, base+".csv", base+".svg")
+			}
+		}
+		all = append(all, sums...)
+		if o.Format == "table" {
+			fmt.Fprintf(out, "workload %s, seed %d, per-pod rate %g msg/s, start-up %s, tick %s, broker sampling %s\n\n",
+				w.Name, o.Model.Seed, o.Model.PerPodRate, o.Model.StartupDelay, o.Interval, o.Model.Sampling)
+			if err := simulate.WriteTable(out, sums); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	if o.Format == "markdown" {
+		if err := simulate.WriteMarkdown(out, all); err != nil {
+			return err
+		}
+	}
+	for _, p := range written {
+		fmt.Fprintln(out, "wrote", p)
+	}
+	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		return errors.Join(fmt.Errorf("%s: %w", path, err), f.Close())
+	}
+	return f.Close()
+}

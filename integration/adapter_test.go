@@ -1,0 +1,439 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	externalclient "k8s.io/metrics/pkg/client/external_metrics"
+	"k8s.io/utils/ptr"
+	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
+	cmoptions "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd/options"
+
+	"github.com/rabbitscale/rabbitscale/metrics"
+)
+
+// adapterIP is the ClusterIP of the adapter's Service. It is on loopback
+// (harness.ServiceClusterIPRange), so the aggregator, which dials
+// ClusterIP:port without --enable-aggregator-routing, reaches the adapter
+// this test serves on the same address.
+const adapterIP = "127.0.100.10"
+
+var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+// TestAdapter serves the external metrics API in-process, registers it with
+// the real API server as a user would (Service, EndpointSlice, APIService)
+// and checks what the HPA would read: first through the external metrics
+// client, then through a stock HPA in kube-controller-manager scaling a
+// Deployment as messages arrive and leave.
+func TestAdapter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	kc := kubernetes.NewForConfigOrDie(cp.Config)
+	ns := createNamespace(ctx, t, kc)
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := cp.Kubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+
+	port := serveAdapter(ctx, t, kubeconfig)
+	registerAdapter(ctx, t, kc, ns, port)
+
+	t.Run("external metric is the queue depth", func(t *testing.T) {
+		q := uniqueQueue("adapter-depth")
+		publish(ctx, t, q, 37)
+		t.Cleanup(func() { purge(t, q) })
+		em := externalclient.NewForConfigOrDie(cp.Config)
+		sel := labels.SelectorFromSet(labels.Set{metrics.LabelQueue: q})
+		var got, ready int64
+		var lastErr error
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			list, err := em.NamespacedMetrics(ns).List(metrics.MetricMessages, sel)
+			if lastErr = err; err == nil && len(list.Items) == 1 {
+				if got = list.Items[0].Value.Value(); got == 37 {
+					break
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if got != 37 {
+			t.Fatalf("%s{queue=%s} = %d after 30s, want 37 (last error: %v)", metrics.MetricMessages, q, got, lastErr)
+		}
+		list, err := em.NamespacedMetrics(ns).List(metrics.MetricMessagesReady, sel)
+		if err != nil || len(list.Items) != 1 {
+			t.Fatalf("%s: %v", metrics.MetricMessagesReady, err)
+		}
+		if ready = list.Items[0].Value.Value(); ready != 37 {
+			t.Errorf("%s = %d, want 37 (no consumer, so every message is ready)", metrics.MetricMessagesReady, ready)
+		}
+		_, err = em.NamespacedMetrics(ns).List(metrics.MetricMessages, labels.SelectorFromSet(labels.Set{metrics.LabelQueue: "no-such-queue"}))
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("unknown queue: error %v, want NotFound so that the HPA reports FailedGetExternalMetric", err)
+		}
+	})
+
+	t.Run("stock HPA scales a Deployment from the external metric", func(t *testing.T) {
+		startControllerManager(ctx, t, kubeconfig)
+		q := uniqueQueue("adapter-hpa")
+		publish(ctx, t, q, 1) // the queue exists before the HPA first asks
+		purge(t, q)
+		name := "hpa-worker"
+		if _, err := kc.AppsV1().Deployments(ns).Create(ctx, workerDeployment(ns, name, 1, nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+				MinReplicas:    ptr.To[int32](1),
+				MaxReplicas:    10,
+				Metrics: []autoscalingv2.MetricSpec{{
+					Type: autoscalingv2.ExternalMetricSourceType,
+					External: &autoscalingv2.ExternalMetricSource{
+						Metric: autoscalingv2.MetricIdentifier{Name: metrics.MetricMessages,
+							Selector: &metav1.LabelSelector{MatchLabels: map[string]string{metrics.LabelQueue: q}}},
+						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: ptr.To(resource.MustParse("10"))},
+					},
+				}},
+				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
+					ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](0)},
+				},
+			},
+		}
+		if _, err := kc.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// 45 messages at 10 per pod: ceil(4.5) = 5 replicas, within the
+		// HPA's default first scale-up step (1 -> max(4 pods, 100%) + 1).
+		publish(ctx, t, q, 45)
+		up := waitReplicasHPA(ctx, t, kc, ns, name, 5, 60*time.Second)
+		purge(t, q)
+		down := waitReplicasHPA(ctx, t, kc, ns, name, 1, 60*time.Second)
+		t.Logf("HPA scaled 1 -> 5 and back to 1 (%s after the purge)", down.Sub(up).Round(100*time.Millisecond))
+	})
+}
+
+// serveAdapter serves rabbitscale's external metrics provider over the
+// harness broker on adapterIP at a free port, as `rabbitscale adapter`
+// does, and returns the port.
+func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string) int {
+	t.Helper()
+	brokers := openBrokers(t)
+	readers := map[string]metrics.SnapshotReader{}
+	for _, name := range brokers.Names() {
+		r, err := brokers.Reader(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers[name] = r
+	}
+	p := metrics.NewExternalProvider(readers, time.Minute, nil, nil)
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(adapterIP, "0"))
+	if err != nil {
+		t.Fatalf("listening on %s (loopback 127.0.0.0/8 on Linux): %v", adapterIP, err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	opts := cmoptions.NewCustomMetricsAdapterServerOptions()
+	opts.SecureServing.Listener = ln
+	opts.SecureServing.BindAddress = net.ParseIP(adapterIP)
+	opts.SecureServing.BindPort = port
+	opts.SecureServing.ServerCert.CertDirectory = ""
+	opts.Authentication.RemoteKubeConfigFile = kubeconfig
+	opts.Authorization.RemoteKubeConfigFile = kubeconfig
+	base := &basecmd.AdapterBase{Name: "rabbitscale-adapter-it", CustomMetricsAdapterServerOptions: opts,
+		RemoteKubeConfigFile: kubeconfig, FlagSet: pflag.NewFlagSet("adapter", pflag.ContinueOnError)}
+	base.WithExternalMetrics(p)
+
+	actx, stop := context.WithCancel(klog.NewContext(ctx, klog.Background()))
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Run(actx, 500*time.Millisecond) })
+	wg.Go(func() {
+		if err := base.Run(actx); err != nil && actx.Err() == nil {
+			t.Errorf("adapter: %v", err)
+		}
+	})
+	t.Cleanup(func() {
+		stop()
+		wg.Wait()
+		_ = brokers.Close()
+	})
+	return port
+}
+
+// registerAdapter makes the API server proxy external.metrics.k8s.io to
+// the adapter: a selector-less Service on adapterIP, an EndpointSlice that
+// names the Service by DNS (an FQDN endpoint keeps the APIService
+// Available; loopback IPs are not allowed in endpoints, and the aggregator
+// dials the ClusterIP anyway), and the APIService. The harness's API server
+// has no front-proxy client certificate, so the aggregator's requests reach
+// the adapter unauthenticated: system:anonymous is allowed to read external
+// metrics for the duration of the test.
+func registerAdapter(ctx context.Context, t *testing.T, kc kubernetes.Interface, ns string, port int) {
+	t.Helper()
+	svcName := "rabbitscale-adapter"
+	_, err := kc.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svcName},
+		Spec: corev1.ServiceSpec{ClusterIP: adapterIP, Ports: []corev1.ServicePort{{
+			Name: "https", Port: int32(port), TargetPort: intstr.FromInt32(int32(port)), Protocol: corev1.ProtocolTCP}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the adapter Service: %v", err)
+	}
+	_, err = kc.DiscoveryV1().EndpointSlices(ns).Create(ctx, &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svcName + "-fqdn",
+			Labels: map[string]string{discoveryv1.LabelServiceName: svcName, discoveryv1.LabelManagedBy: "rabbitscale-integration"}},
+		AddressType: discoveryv1.AddressTypeFQDN,
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{fmt.Sprintf("%s.%s.svc", svcName, ns)},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports: []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating the adapter EndpointSlice: %v", err)
+	}
+
+	roleName := "rabbitscale-it-anonymous-external-metrics"
+	_, err = kc.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: roleName},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}},
+			{NonResourceURLs: []string{"/apis", "/apis/external.metrics.k8s.io", "/apis/external.metrics.k8s.io/*", "/openapi/*"}, Verbs: []string{"get"}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kc.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: roleName},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "system:anonymous"}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dc := dynamic.NewForConfigOrDie(cp.Config)
+	apiService := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1",
+		"kind":       "APIService",
+		"metadata":   map[string]any{"name": "v1beta1.external.metrics.k8s.io"},
+		"spec": map[string]any{
+			"group": "external.metrics.k8s.io", "version": "v1beta1",
+			"service":               map[string]any{"namespace": ns, "name": svcName, "port": int64(port)},
+			"insecureSkipTLSVerify": true,
+			"groupPriorityMinimum":  int64(100),
+			"versionPriority":       int64(100),
+		},
+	}}
+	if _, err := dc.Resource(apiServiceGVR).Create(ctx, apiService, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("creating the APIService: %v", err)
+	}
+	t.Cleanup(func() {
+		bg := context.Background()
+		_ = dc.Resource(apiServiceGVR).Delete(bg, "v1beta1.external.metrics.k8s.io", metav1.DeleteOptions{})
+		_ = kc.RbacV1().ClusterRoleBindings().Delete(bg, roleName, metav1.DeleteOptions{})
+		_ = kc.RbacV1().ClusterRoles().Delete(bg, roleName, metav1.DeleteOptions{})
+	})
+
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		u, err := dc.Resource(apiServiceGVR).Get(ctx, "v1beta1.external.metrics.k8s.io", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Available" {
+				last = fmt.Sprintf("%v: %v", m["reason"], m["message"])
+				if m["status"] == "True" {
+					return
+				}
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("APIService v1beta1.external.metrics.k8s.io not Available after 60s: %s", last)
+}
+
+// startControllerManager runs kube-controller-manager with only the HPA
+// controller, syncing every second.
+func startControllerManager(ctx context.Context, t *testing.T, kubeconfig string) {
+	t.Helper()
+	bin := filepath.Join(cp.Assets, "kube-controller-manager")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("kube-controller-manager: %v (hack/tools.sh builds it)", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	log, err := os.Create(filepath.Join(t.TempDir(), "kcm.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin,
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		"--controllers=horizontalpodautoscaling",
+		"--horizontal-pod-autoscaler-sync-period=1s",
+		"--leader-elect=false",
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
+	)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = log.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(log.Name())
+			t.Logf("kube-controller-manager log (tail):\n%s", tailBytes(out, 60))
+		}
+	})
+}
+
+// waitReplicasHPA waits for spec.replicas to reach want and reports the
+// HPA's conditions when it does not.
+func waitReplicasHPA(ctx context.Context, t *testing.T, kc kubernetes.Interface, ns, name string, want int32, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var got int32
+	for time.Now().Before(deadline) {
+		if got = replicas(ctx, t, kc, ns, name); got == want {
+			return time.Now()
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h, err := kc.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("Deployment %s has %d replicas, want %d; HPA: %v", name, got, want, err)
+	}
+	var conds string
+	for _, c := range h.Status.Conditions {
+		conds += fmt.Sprintf("\n  %s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message)
+	}
+	t.Fatalf("Deployment %s has %d replicas after %s, want %d; HPA desired %d, conditions:%s", name, got, timeout, want, h.Status.DesiredReplicas, conds)
+	return time.Time{}
+}
+
+func tailBytes(b []byte, lines int) string {
+	n := 0
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			if n++; n > lines {
+				return string(b[i+1:])
+			}
+		}
+	}
+	return string(b)
+}
+
+// TestAdapterCommand runs `rabbitscale adapter` as a user would, with only
+// --kubeconfig for its client, delegated authentication and authorization,
+// and asks it directly for a queue's depth with the admin's client
+// certificate.
+func TestAdapterCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := cp.Kubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(dir, "password")
+	if err := os.WriteFile(pw, []byte(broker.Password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("brokers:\n- name: default\n  managementURL: %s\n  credentials:\n    username: %s\n    passwordFile: %s\n",
+		broker.ManagementURL, broker.Username, pw)
+	if err := os.WriteFile(filepath.Join(dir, "brokers.yaml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+
+	q := uniqueQueue("adapter-cmd")
+	publish(ctx, t, q, 12)
+	t.Cleanup(func() { purge(t, q) })
+
+	logFile, err := os.Create(filepath.Join(dir, "adapter.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, rabbitscaleBinary(t), "adapter",
+		"--kubeconfig", kubeconfig, "--config", filepath.Join(dir, "brokers.yaml"), "--interval", "500ms", "--max-age", "10s",
+		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		out, _ := os.ReadFile(logFile.Name())
+		if t.Failed() {
+			t.Logf("adapter log (tail):\n%s", tailBytes(out, 40))
+		}
+		if strings.Contains(string(out), broker.Password) {
+			t.Error("the adapter logged the broker password")
+		}
+	})
+
+	cfg := rest.CopyConfig(cp.Config)
+	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
+	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true // self-signed serving certificate
+	em := externalclient.NewForConfigOrDie(cfg)
+	sel := labels.SelectorFromSet(labels.Set{metrics.LabelQueue: q})
+	var got int64
+	var lastErr error
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		list, err := em.NamespacedMetrics("default").List(metrics.MetricMessages, sel)
+		if lastErr = err; err == nil && len(list.Items) == 1 {
+			if got = list.Items[0].Value.Value(); got == 12 {
+				return
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("rabbitscale adapter served %s{queue=%s} = %d, want 12 (last error: %v)", metrics.MetricMessages, q, got, lastErr)
+}

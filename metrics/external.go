@@ -1,0 +1,267 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/klog/v2"
+	"k8s.io/metrics/pkg/apis/external_metrics"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+// External metric names served by ExternalProvider.
+const (
+	// MetricMessages is ready plus unacked messages (ready alone when the
+	// source cannot tell unacked, as with AMQP).
+	MetricMessages = "rabbitmq_queue_messages"
+	// MetricMessagesReady is messages waiting for a consumer.
+	MetricMessagesReady = "rabbitmq_queue_messages_ready"
+	// MetricMessagesUnacked is messages delivered and not acknowledged.
+	MetricMessagesUnacked = "rabbitmq_queue_messages_unacked"
+	// MetricConsumers is the number of consumers.
+	MetricConsumers = "rabbitmq_queue_consumers"
+	// MetricPublishRate is messages published per second, computed from
+	// the broker's counters by the queue package.
+	MetricPublishRate = "rabbitmq_queue_publish_rate"
+)
+
+var externalMetrics = []string{MetricMessages, MetricMessagesReady, MetricMessagesUnacked, MetricConsumers, MetricPublishRate}
+
+// Selector labels of an external metric query (the HPA's
+// metric.selector.matchLabels).
+const (
+	// LabelQueue names the queue; required. `queue in (a,b)` sums queues.
+	LabelQueue = "queue"
+	// LabelVhost is the queue's vhost; "/" when absent.
+	LabelVhost = "vhost"
+	// LabelBroker is the broker's configured name; when absent, the only
+	// configured broker, or the one named "default".
+	LabelBroker = "broker"
+)
+
+// SnapshotReader is what the provider needs from a queue.Reader.
+type SnapshotReader interface {
+	Snapshot(ctx context.Context, scope queue.Scope) (*queue.Snapshot, error)
+	Latest() *queue.Snapshot
+}
+
+// ExternalProvider answers external metrics API queries from the latest
+// snapshot of each broker, which Run refreshes on an interval: an HPA query
+// costs no broker request, however many HPAs ask.
+type ExternalProvider struct {
+	readers map[string]SnapshotReader
+	maxAge  time.Duration
+	clock   clock.PassiveClock
+	metrics *Controller
+}
+
+var _ provider.ExternalMetricsProvider = (*ExternalProvider)(nil)
+
+// NewExternalProvider serves the readers' snapshots, keyed by broker name.
+// A snapshot older than maxAge is refused (the HPA then keeps the current
+// replicas) rather than served as if it were current. m may be nil; with it
+// Run records every broker read.
+func NewExternalProvider(readers map[string]SnapshotReader, maxAge time.Duration, clk clock.PassiveClock, m *Controller) *ExternalProvider {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &ExternalProvider{readers: readers, maxAge: maxAge, clock: clk, metrics: m}
+}
+
+// Refresh reads every broker once, concurrently, listing all its queues.
+// It returns the read errors joined; a failed read keeps that broker's
+// previous snapshot.
+func (p *ExternalProvider) Refresh(ctx context.Context) error {
+	logger := klog.FromContext(ctx)
+	names := slices.Sorted(maps.Keys(p.readers))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			start := p.clock.Now()
+			snap, err := p.readers[name].Snapshot(ctx, queue.Scope{})
+			p.metrics.ObserveBrokerRequest(name, p.clock.Since(start), err)
+			if err != nil {
+				errs[i] = fmt.Errorf("broker %q: %w", name, err)
+				return
+			}
+			logger.V(4).Info("Refreshed broker snapshot", "broker", name, "queues", snap.Len(), "requests", snap.Requests)
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Run refreshes every interval until ctx ends, starting at once. Tick
+// comes from the clock handed to NewExternalProvider when it is a
+// clock.WithTicker, so tests drive it with a fake clock.
+func (p *ExternalProvider) Run(ctx context.Context, interval time.Duration) {
+	logger := klog.FromContext(ctx)
+	ticker := newTicker(p.clock, interval)
+	defer ticker.Stop()
+	for {
+		if err := p.Refresh(ctx); err != nil {
+			logger.Error(err, "Reading brokers for the external metrics API")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C():
+		}
+	}
+}
+
+func newTicker(clk clock.PassiveClock, d time.Duration) clock.Ticker {
+	if c, ok := clk.(clock.WithTicker); ok {
+		return c.NewTicker(d)
+	}
+	return clock.RealClock{}.NewTicker(d)
+}
+
+// ListAllExternalMetrics lists the metric names served.
+func (p *ExternalProvider) ListAllExternalMetrics() []provider.ExternalMetricInfo {
+	out := make([]provider.ExternalMetricInfo, 0, len(externalMetrics))
+	for _, m := range externalMetrics {
+		out = append(out, provider.ExternalMetricInfo{Metric: m})
+	}
+	return out
+}
+
+// GetExternalMetric answers one query. The namespace is not used: queues
+// are not namespaced, and RBAC on external.metrics.k8s.io decides who may
+// read them.
+func (p *ExternalProvider) GetExternalMetric(ctx context.Context, _ string, metricSelector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
+	gr := schema.GroupResource{Group: external_metrics.GroupName, Resource: info.Metric}
+	if !slices.Contains(externalMetrics, info.Metric) {
+		return nil, apierrors.NewNotFound(gr, info.Metric)
+	}
+	sel, err := parseSelector(metricSelector)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", info.Metric, err))
+	}
+	brokerName, err := p.broker(sel.broker)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", info.Metric, err))
+	}
+	snap := p.readers[brokerName].Latest()
+	if snap == nil {
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("broker %q has not been read yet", brokerName))
+	}
+	if age := p.clock.Since(snap.Time); p.maxAge > 0 && age > p.maxAge {
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("broker %q was last read %s ago", brokerName, age.Round(time.Second)))
+	}
+	tot, err := snap.Lookup(sel.vhost, sel.queues...)
+	if err != nil {
+		if errors.Is(err, queue.ErrQueueNotFound) {
+			return nil, apierrors.NewNotFound(gr, fmt.Sprintf("%s in vhost %s on broker %s", strings.Join(sel.queues, ","), sel.vhost, brokerName))
+		}
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("%s: %v", info.Metric, err))
+	}
+
+	var q resource.Quantity
+	var window *int64
+	switch info.Metric {
+	case MetricMessages:
+		q = *resource.NewQuantity(tot.Ready+tot.Unacked, resource.DecimalSI)
+	case MetricMessagesReady:
+		q = *resource.NewQuantity(tot.Ready, resource.DecimalSI)
+	case MetricMessagesUnacked:
+		if !tot.UnackedAvailable {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("%s: broker %q does not report unacked messages", info.Metric, brokerName))
+		}
+		q = *resource.NewQuantity(tot.Unacked, resource.DecimalSI)
+	case MetricConsumers:
+		q = *resource.NewQuantity(tot.Consumers, resource.DecimalSI)
+	case MetricPublishRate:
+		if !tot.Rates.Available {
+			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("%s: rates are not available yet for %s", info.Metric, strings.Join(sel.queues, ",")))
+		}
+		q = *resource.NewMilliQuantity(int64(math.Round(tot.Rates.Publish*1000)), resource.DecimalSI)
+		w := int64(tot.Rates.Span / time.Second)
+		window = &w
+	}
+	klog.FromContext(ctx).V(4).Info("Served external metric", "metric", info.Metric, "broker", brokerName, "vhost", sel.vhost, "queues", sel.queues, "value", q.String())
+	return &external_metrics.ExternalMetricValueList{Items: []external_metrics.ExternalMetricValue{{
+		MetricName:    info.Metric,
+		MetricLabels:  map[string]string{LabelBroker: brokerName, LabelVhost: sel.vhost, LabelQueue: strings.Join(sel.queues, ",")},
+		Timestamp:     metav1.NewTime(tot.Oldest),
+		WindowSeconds: window,
+		Value:         q,
+	}}}, nil
+}
+
+type selected struct {
+	broker, vhost string
+	queues        []string
+}
+
+func parseSelector(s labels.Selector) (selected, error) {
+	out := selected{vhost: queue.DefaultVhost}
+	if s == nil {
+		return out, fmt.Errorf("a %q label is required", LabelQueue)
+	}
+	reqs, _ := s.Requirements()
+	for _, r := range reqs {
+		vals := r.Values().UnsortedList()
+		slices.Sort(vals)
+		op := r.Operator()
+		single := (op == selection.Equals || op == selection.DoubleEquals) && len(vals) == 1
+		switch r.Key() {
+		case LabelQueue:
+			if !single && op != selection.In {
+				return out, fmt.Errorf("label %q: only = and in are supported, got %q", LabelQueue, r.String())
+			}
+			out.queues = vals
+		case LabelVhost:
+			if !single {
+				return out, fmt.Errorf("label %q: only = is supported, got %q", LabelVhost, r.String())
+			}
+			out.vhost = vals[0]
+		case LabelBroker:
+			if !single {
+				return out, fmt.Errorf("label %q: only = is supported, got %q", LabelBroker, r.String())
+			}
+			out.broker = vals[0]
+		default:
+			return out, fmt.Errorf("unknown label %q: use %s, %s and %s", r.Key(), LabelQueue, LabelVhost, LabelBroker)
+		}
+	}
+	if len(out.queues) == 0 {
+		return out, fmt.Errorf("a %q label is required", LabelQueue)
+	}
+	return out, nil
+}
+
+func (p *ExternalProvider) broker(name string) (string, error) {
+	if name != "" {
+		if _, ok := p.readers[name]; !ok {
+			return "", fmt.Errorf("%w: %q", queue.ErrUnknownBroker, name)
+		}
+		return name, nil
+	}
+	if len(p.readers) == 1 {
+		for n := range p.readers {
+			return n, nil
+		}
+	}
+	if _, ok := p.readers["default"]; ok {
+		return "default", nil
+	}
+	return "", fmt.Errorf("label %q is required: %d brokers are configured and none is named \"default\"", LabelBroker, len(p.readers))
+}

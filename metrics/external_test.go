@@ -1,0 +1,214 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
+
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+// fakeReader hands out prepared snapshots and counts reads.
+type fakeReader struct {
+	next   *queue.Snapshot
+	err    error
+	latest *queue.Snapshot
+	reads  int
+	// readDone, when set, receives after every read.
+	readDone chan struct{}
+}
+
+func (f *fakeReader) Snapshot(_ context.Context, scope queue.Scope) (*queue.Snapshot, error) {
+	f.reads++
+	if f.readDone != nil {
+		defer func() { f.readDone <- struct{}{} }()
+	}
+	if len(scope.Queues) > 0 || len(scope.Vhosts) > 0 {
+		return nil, errors.New("the adapter must list every queue")
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	f.latest = f.next
+	return f.next, nil
+}
+
+func (f *fakeReader) Latest() *queue.Snapshot { return f.latest }
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func brokerSnapshot(broker string, at time.Time) *queue.Snapshot {
+	s := queue.NewSnapshot(broker, queue.SourceManagement, at, queue.Coverage{Listed: true})
+	s.Set(queue.QueueKey{Vhost: "/", Name: "orders"}, queue.QueueStats{Ready: 120, Unacked: 30, UnackedAvailable: true, Consumers: 4,
+		SampleTime: at, Rates: queue.Rates{Available: true, Publish: 12.25, Span: 30 * time.Second}})
+	s.Set(queue.QueueKey{Vhost: "/", Name: "orders-retry"}, queue.QueueStats{Ready: 5, UnackedAvailable: true, SampleTime: at,
+		Rates: queue.Rates{Available: true, Publish: 0.5, Span: 20 * time.Second}})
+	s.Set(queue.QueueKey{Vhost: "billing", Name: "orders"}, queue.QueueStats{Ready: 7, UnackedAvailable: true, SampleTime: at})
+	return s
+}
+
+func TestExternalMetricsAnswerFromTheLatestSnapshot(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	main := &fakeReader{next: brokerSnapshot("main", t0)}
+	p := NewExternalProvider(map[string]SnapshotReader{"main": main}, time.Minute, clk, nil)
+	if err := p.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Step(10 * time.Second)
+
+	tests := []struct {
+		metric, selector string
+		want             string
+		wantLabels       map[string]string
+	}{
+		{MetricMessages, "queue=orders", "150", map[string]string{"broker": "main", "vhost": "/", "queue": "orders"}},
+		{MetricMessagesReady, "queue=orders", "120", nil},
+		{MetricMessagesUnacked, "queue=orders", "30", nil},
+		{MetricConsumers, "queue=orders", "4", nil},
+		{MetricPublishRate, "queue=orders", "12250m", nil},
+		{MetricMessages, "queue in (orders,orders-retry)", "155", map[string]string{"broker": "main", "vhost": "/", "queue": "orders,orders-retry"}},
+		{MetricMessages, "queue=orders,vhost=billing,broker=main", "7", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.metric+" "+tt.selector, func(t *testing.T) {
+			got, err := p.GetExternalMetric(context.Background(), "shop", mustSelector(t, tt.selector), provider.ExternalMetricInfo{Metric: tt.metric})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Items) != 1 {
+				t.Fatalf("got %d items, want 1", len(got.Items))
+			}
+			if v := got.Items[0].Value.String(); v != tt.want {
+				t.Errorf("value = %s, want %s", v, tt.want)
+			}
+			if tt.wantLabels != nil {
+				if diff := cmp.Diff(tt.wantLabels, got.Items[0].MetricLabels); diff != "" {
+					t.Errorf("labels (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+	if main.reads != 1 {
+		t.Errorf("broker reads = %d, want 1: queries must not read the broker", main.reads)
+	}
+}
+
+func TestExternalMetricsErrorsTheHPACanActOn(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	readers := map[string]SnapshotReader{
+		"main":   &fakeReader{next: brokerSnapshot("main", t0)},
+		"backup": &fakeReader{next: brokerSnapshot("backup", t0)},
+		"never":  &fakeReader{err: &queue.BrokerError{Broker: "never", Kind: queue.ErrBrokerUnavailable}},
+	}
+	reg := prometheus.NewRegistry()
+	p := NewExternalProvider(readers, time.Minute, clk, NewController(reg))
+	err := p.Refresh(context.Background())
+	if !errors.Is(err, queue.ErrBrokerUnavailable) {
+		t.Fatalf("Refresh error = %v, want ErrBrokerUnavailable", err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP rabbitscale_broker_up 1 when the last read of the broker succeeded.
+# TYPE rabbitscale_broker_up gauge
+rabbitscale_broker_up{broker="backup"} 1
+rabbitscale_broker_up{broker="main"} 1
+rabbitscale_broker_up{broker="never"} 0
+`), "rabbitscale_broker_up"); err != nil {
+		t.Error(err)
+	}
+
+	tests := []struct {
+		name, metric, selector string
+		advance                time.Duration
+		check                  func(error) bool
+		wantText               string
+	}{
+		{"unknown metric", "rabbitmq_queue_bytes", "queue=orders", 0, apierrors.IsNotFound, ""},
+		{"no queue label", MetricMessages, "vhost=billing", 0, apierrors.IsBadRequest, `a "queue" label is required`},
+		{"unknown label", MetricMessages, "queue=orders,team=a", 0, apierrors.IsBadRequest, `unknown label "team"`},
+		{"negated queue", MetricMessages, "queue!=orders", 0, apierrors.IsBadRequest, "only = and in"},
+		{"broker needed", MetricMessages, "queue=orders", 0, apierrors.IsBadRequest, `label "broker" is required`},
+		{"unknown broker", MetricMessages, "queue=orders,broker=nope", 0, apierrors.IsBadRequest, "unknown broker"},
+		{"missing queue", MetricMessages, "queue=payments,broker=main", 0, apierrors.IsNotFound, "payments"},
+		{"never read", MetricMessages, "queue=orders,broker=never", 0, apierrors.IsServiceUnavailable, "has not been read yet"},
+		{"stale", MetricMessages, "queue=orders,broker=main", 2 * time.Minute, apierrors.IsServiceUnavailable, "last read 2m0s ago"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk.SetTime(t0.Add(tt.advance))
+			_, err := p.GetExternalMetric(context.Background(), "shop", mustSelector(t, tt.selector), provider.ExternalMetricInfo{Metric: tt.metric})
+			if err == nil || !tt.check(err) {
+				t.Fatalf("error = %v (%T), want another status", err, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not say %q", err, tt.wantText)
+			}
+		})
+	}
+}
+
+func TestExternalPublishRateUnavailableBeforeTwoSamples(t *testing.T) {
+	s := queue.NewSnapshot("main", queue.SourceManagement, t0, queue.Coverage{Listed: true})
+	s.Set(queue.QueueKey{Vhost: "/", Name: "fresh"}, queue.QueueStats{Ready: 3, UnackedAvailable: true, SampleTime: t0})
+	p := NewExternalProvider(map[string]SnapshotReader{"main": &fakeReader{latest: s}}, 0, clocktesting.NewFakeClock(t0), nil)
+	_, err := p.GetExternalMetric(context.Background(), "", mustSelector(t, "queue=fresh"), provider.ExternalMetricInfo{Metric: MetricPublishRate})
+	if !apierrors.IsServiceUnavailable(err) {
+		t.Fatalf("error = %v, want ServiceUnavailable: a rate must not read as 0 before it is known", err)
+	}
+}
+
+func TestExternalListsEveryMetric(t *testing.T) {
+	p := NewExternalProvider(nil, 0, nil, nil)
+	var got []string
+	for _, m := range p.ListAllExternalMetrics() {
+		got = append(got, m.Metric)
+	}
+	want := []string{"rabbitmq_queue_messages", "rabbitmq_queue_messages_ready", "rabbitmq_queue_messages_unacked", "rabbitmq_queue_consumers", "rabbitmq_queue_publish_rate"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("metrics (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunRefreshesOnEveryTick(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	r := &fakeReader{next: brokerSnapshot("main", t0), readDone: make(chan struct{})}
+	p := NewExternalProvider(map[string]SnapshotReader{"main": r}, time.Minute, clk, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { p.Run(ctx, 5*time.Second); close(done) }()
+	<-r.readDone // the first read is immediate
+	for range 2 {
+		for !clk.HasWaiters() {
+			time.Sleep(time.Millisecond)
+		}
+		clk.Step(5 * time.Second)
+		select {
+		case <-r.readDone:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no broker read after an interval")
+		}
+	}
+	cancel()
+	<-done
+	if r.reads != 3 {
+		t.Errorf("reads = %d after 2 intervals, want 3 (one at start, one per interval)", r.reads)
+	}
+}
+
+func mustSelector(t *testing.T, s string) labels.Selector {
+	t.Helper()
+	sel, err := labels.Parse(s)
+	if err != nil {
+		t.Fatalf("selector %q: %v", s, err)
+	}
+	return sel
+}

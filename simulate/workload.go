@@ -1,0 +1,211 @@
+package simulate
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrUnknownScenario is returned by Scenario for a name it does not know.
+var ErrUnknownScenario = errors.New("unknown scenario")
+
+// Window is a span of simulated time, [Start, End), from the start of the
+// run.
+type Window struct {
+	Start, End time.Duration
+}
+
+func (w Window) contains(t time.Duration) bool { return t >= w.Start && t < w.End }
+
+// Workload is the traffic of a run: an arrival rate over time, the bursts
+// whose drain time is reported, and the windows during which the broker
+// cannot be read.
+type Workload struct {
+	Name string
+	// Duration is the run's default length.
+	Duration time.Duration
+	// Rate is the arrival rate in messages per second at t from the start.
+	Rate func(t time.Duration) float64
+	// Bursts are the windows after whose end the drain time is measured.
+	Bursts []Window
+	// Outages are the windows during which the broker's statistics cannot
+	// be read (Queue.Available is false for the controller).
+	Outages []Window
+}
+
+// ScenarioNames lists the built-in scenarios.
+func ScenarioNames() []string {
+	return []string{"burst", "diurnal", "spiky", "ramp", "outage"}
+}
+
+// Scenario returns a built-in workload by name:
+//
+//   - burst: 20 msg/s for 30 minutes with 300 msg/s from 5:00 to 10:00;
+//   - diurnal: a day compressed to two hours, 10 to 200 msg/s and back
+//     along a cosine;
+//   - spiky: 40 msg/s for an hour with a 30 s spike of 400 msg/s every 4
+//     minutes, from 2:00;
+//   - ramp: 10 to 300 msg/s linearly over 40 minutes, 300 for 10, then 10;
+//   - outage: 50 msg/s for 30 minutes with 250 msg/s from 10:00 to 15:00,
+//     and the broker unreadable from 9:00 to 14:00.
+func Scenario(name string) (Workload, error) {
+	const (
+		sec = time.Second
+		min = time.Minute
+	)
+	switch name {
+	case "burst":
+		b := Window{5 * min, 10 * min}
+		return Workload{Name: name, Duration: 30 * min, Bursts: []Window{b},
+			Rate: func(t time.Duration) float64 { return level(t, b, 20, 300) }}, nil
+	case "diurnal":
+		const period = 2 * time.Hour
+		return Workload{Name: name, Duration: period,
+			Rate: func(t time.Duration) float64 {
+				return 10 + 190*(1-math.Cos(2*math.Pi*t.Seconds()/period.Seconds()))/2
+			}}, nil
+	case "spiky":
+		var spikes []Window
+		for s := 2 * min; s < time.Hour; s += 4 * min {
+			spikes = append(spikes, Window{s, s + 30*sec})
+		}
+		return Workload{Name: name, Duration: time.Hour, Bursts: spikes,
+			Rate: func(t time.Duration) float64 {
+				for _, w := range spikes {
+					if w.contains(t) {
+						return 400
+					}
+				}
+				return 40
+			}}, nil
+	case "ramp":
+		return Workload{Name: name, Duration: time.Hour, Bursts: []Window{{0, 50 * min}},
+			Rate: func(t time.Duration) float64 {
+				switch {
+				case t < 40*min:
+					return 10 + 290*t.Seconds()/(40*min).Seconds()
+				case t < 50*min:
+					return 300
+				}
+				return 10
+			}}, nil
+	case "outage":
+		b := Window{10 * min, 15 * min}
+		return Workload{Name: name, Duration: 30 * min, Bursts: []Window{b},
+			Outages: []Window{{9 * min, 14 * min}},
+			Rate:    func(t time.Duration) float64 { return level(t, b, 50, 250) }}, nil
+	}
+	return Workload{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownScenario, name, strings.Join(ScenarioNames(), ", "))
+}
+
+func level(t time.Duration, w Window, base, high float64) float64 {
+	if w.contains(t) {
+		return high
+	}
+	return base
+}
+
+// ParseCSV reads a workload from lines of "seconds,arrivals_per_second":
+// the rate holds from each line's time until the next one's. Seconds must
+// increase; a first line that does not parse as numbers is taken as a
+// header; blank lines and lines starting with # are skipped. The duration
+// is the last line's time plus five minutes. Bursts are the spans where the
+// rate exceeds twice its time-weighted median.
+func ParseCSV(name string, r io.Reader) (Workload, error) {
+	type point struct{ at, rate float64 }
+	var pts []point
+	sc := bufio.NewScanner(r)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Split(text, ",")
+		if len(fields) != 2 {
+			return Workload{}, fmt.Errorf("%s:%d: want 2 fields (seconds,arrivals_per_second), got %d", name, line, len(fields))
+		}
+		at, err1 := strconv.ParseFloat(strings.TrimSpace(fields[0]), 64)
+		rate, err2 := strconv.ParseFloat(strings.TrimSpace(fields[1]), 64)
+		if err1 != nil || err2 != nil {
+			if len(pts) == 0 && line == 1 {
+				continue // header
+			}
+			return Workload{}, fmt.Errorf("%s:%d: %q is not two numbers", name, line, text)
+		}
+		switch {
+		case at < 0 || math.IsNaN(at) || math.IsInf(at, 0):
+			return Workload{}, fmt.Errorf("%s:%d: seconds %v must be a non-negative number", name, line, at)
+		case rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0):
+			return Workload{}, fmt.Errorf("%s:%d: arrivals_per_second %v must be a non-negative number", name, line, rate)
+		case len(pts) > 0 && at <= pts[len(pts)-1].at:
+			return Workload{}, fmt.Errorf("%s:%d: seconds %v do not increase", name, line, at)
+		}
+		pts = append(pts, point{at, rate})
+	}
+	if err := sc.Err(); err != nil {
+		return Workload{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(pts) == 0 {
+		return Workload{}, fmt.Errorf("%s: no data lines", name)
+	}
+	rate := func(t time.Duration) float64 {
+		s := t.Seconds()
+		i, found := slices.BinarySearchFunc(pts, s, func(p point, s float64) int {
+			switch {
+			case p.at < s:
+				return -1
+			case p.at > s:
+				return 1
+			}
+			return 0
+		})
+		if !found {
+			i--
+		}
+		if i < 0 {
+			return 0
+		}
+		return pts[i].rate
+	}
+	w := Workload{Name: name, Rate: rate,
+		Duration: time.Duration(pts[len(pts)-1].at*float64(time.Second)).Round(time.Second) + 5*time.Minute}
+	w.Bursts = detectBursts(w)
+	return w, nil
+}
+
+// detectBursts finds the spans, at one-second resolution, where the rate
+// exceeds twice its median over the workload's duration.
+func detectBursts(w Workload) []Window {
+	n := int(w.Duration / time.Second)
+	rates := make([]float64, n)
+	for i := range rates {
+		rates[i] = w.Rate(time.Duration(i) * time.Second)
+	}
+	sorted := slices.Clone(rates)
+	slices.Sort(sorted)
+	if n == 0 {
+		return nil
+	}
+	threshold := 2 * sorted[n/2]
+	var out []Window
+	start := -1
+	for i := 0; i <= n; i++ {
+		high := i < n && rates[i] > threshold && rates[i] > 0
+		switch {
+		case high && start < 0:
+			start = i
+		case !high && start >= 0:
+			out = append(out, Window{time.Duration(start) * time.Second, time.Duration(i) * time.Second})
+			start = -1
+		}
+	}
+	return out
+}
