@@ -49,12 +49,12 @@ type runningController struct {
 
 // startController starts a controller watching only ns, so that tests do
 // not act on each other's workloads. Stop it with the returned value's stop.
-func startController(t testing.TB, ns string) *runningController {
+func startController(t testing.TB, ns string, extraBrokers ...queue.BrokerConfig) *runningController {
 	t.Helper()
 	cfg := rest.CopyConfig(cp.Config)
 	cfg.QPS, cfg.Burst = 50, 100 // as `rabbitscale run` by default
 	kc := kubernetes.NewForConfigOrDie(cfg)
-	brokers := openBrokers(t)
+	brokers := openBrokers(t, extraBrokers...)
 	readers := map[string]autoscaler.Snapshotter{}
 	for _, name := range brokers.Names() {
 		r, err := brokers.Reader(name)
@@ -68,7 +68,7 @@ func startController(t testing.TB, ns string) *runningController {
 	eb.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kc.CoreV1().Events("")})
 	recorder := eb.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rabbitscale"})
 	factory := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(ns))
-	reg := prometheus.NewRegistry()
+	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
 		Kube: kc, Brokers: readers, Recorder: recorder, Interval: tickInterval, StateSyncPeriod: 2 * tickInterval,
 		Observer: metrics.NewController(reg),
@@ -99,7 +99,7 @@ func startController(t testing.TB, ns string) *runningController {
 
 // openBrokers configures the broker named "default" as the test broker's
 // management API, with the password in a file as a mounted Secret would be.
-func openBrokers(t testing.TB) *queue.Brokers {
+func openBrokers(t testing.TB, extra ...queue.BrokerConfig) *queue.Brokers {
 	t.Helper()
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte(broker.Password), 0o600); err != nil {
@@ -113,6 +113,7 @@ func openBrokers(t testing.TB) *queue.Brokers {
 		RateWindow:  queue.Duration{Duration: 10 * time.Second},
 		MinRateSpan: queue.Duration{Duration: 3 * time.Second},
 	}}}
+	cfg.Brokers = append(cfg.Brokers, extra...)
 	cfg.Default()
 	b, err := queue.Open(cfg, nil)
 	if err != nil {

@@ -2,21 +2,16 @@ package metrics
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rabbitscale/rabbitscale/integration/harness"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
 
@@ -45,7 +40,11 @@ func TestDashboardQueriesReturnDataInPrometheus(t *testing.T) {
 	target := httptest.NewServer(Handler(reg))
 	defer target.Close()
 
-	promURL := startPrometheus(ctx, t, bin, strings.TrimPrefix(target.URL, "http://"))
+	prom, err := harness.StartPrometheus(ctx, bin, t.TempDir(), strings.TrimPrefix(target.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prom.Stop()
 
 	d, panels, _ := loadDashboard(t)
 	exprs := dashboardExprs(d, panels)
@@ -58,7 +57,7 @@ func TestDashboardQueriesReturnDataInPrometheus(t *testing.T) {
 			if m := labelValues.FindStringSubmatch(e); m != nil {
 				e = m[1]
 			}
-			n, err := instantQuery(ctx, promURL, r.Replace(e))
+			n, err := prom.Query(ctx, r.Replace(e))
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}
@@ -106,83 +105,4 @@ func observeTraffic(ctx context.Context, c *Controller) {
 		case <-tick.C:
 		}
 	}
-}
-
-func startPrometheus(ctx context.Context, t *testing.T, bin, target string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
-scrape_configs:
-  - job_name: rabbitscale
-    static_configs: [{targets: [%q]}]
-`, target)
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	log, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = log.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("prometheus log:\n%s", out)
-		}
-	})
-	u := "http://" + addr
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		resp, err := http.Get(u + "/-/ready")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return u
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready at %s after 30s: %v", u, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// instantQuery runs expr now and returns the number of series.
-func instantQuery(ctx context.Context, base, expr string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/query?query="+url.QueryEscape(expr), nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("query %q: %w", expr, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, fmt.Errorf("query %q: %w", expr, err)
-	}
-	if body.Status != "success" {
-		return 0, fmt.Errorf("query %q: %s", expr, body.Error)
-	}
-	return len(body.Data.Result), nil
 }
