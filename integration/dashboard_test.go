@@ -68,12 +68,23 @@ func TestDashboardAndAlertsOnARealController(t *testing.T) {
 	}
 	defer prom.Stop()
 
-	// Two scale-ups (a counter's first sample shows no increase), the
-	// second clipped by max-replicas.
+	// Two scale-ups, the second clipped by max-replicas. A counter's first
+	// sample shows no increase, so Prometheus must have scraped the first
+	// scale-up before the second happens.
+	waitSeries := func(expr string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			if n, err := prom.Query(ctx, expr); err == nil && n > 0 {
+				return
+			}
+		}
+		t.Fatalf("prometheus never returned %s; log:\n%s", expr, prom.Log())
+	}
+	waitSeries(`up{job="rabbitscale"} == 1`)
 	publish(ctx, t, q, 300)
 	waitReplicas(ctx, t, kc, ns, "worker", 3, 15*time.Second)
-	time.Sleep(3 * time.Second) // scraped at 3
-	publish(ctx, t, q, 900)     // 1200 wants 12, max-replicas 10
+	waitSeries(`rabbitscale_scale_events_total{namespace="` + ns + `", workload="worker"} == 1`)
+	publish(ctx, t, q, 900) // 1200 wants 12, max-replicas 10
 	waitReplicas(ctx, t, kc, ns, "worker", 10, 15*time.Second)
 
 	exprs, err := deploy.DashboardQueries()

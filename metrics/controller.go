@@ -197,11 +197,22 @@ func (c *Controller) ObserveWorkload(kind, namespace, name, broker, queueSel str
 	}
 	wk := workloadKey{kind, namespace, name}
 	c.mu.Lock()
-	if old, ok := c.queueOf[wk]; ok && old != (queueRef{broker, queueSel}) {
+	old, known := c.queueOf[wk]
+	if known && old != (queueRef{broker, queueSel}) {
 		c.deleteQueueSeries(wk, old)
 	}
 	c.queueOf[wk] = queueRef{broker, queueSel}
 	c.mu.Unlock()
+	if !known {
+		// Start the scale event counters at 0: increase() over a series
+		// whose first sample is already 1 is 0, so the first scale-up of a
+		// workload would never show on a dashboard or in an alert.
+		for _, dir := range []string{DirectionUp, DirectionDown} {
+			for _, by := range scalingDrivers {
+				c.scaleEvents.WithLabelValues(kind, namespace, name, dir, string(by))
+			}
+		}
+	}
 
 	ql := []string{kind, namespace, name, broker, queueSel}
 	q := obs.Queue
@@ -269,6 +280,10 @@ func (c *Controller) ObserveScale(kind, namespace, name, direction string, drive
 	}
 	c.scaleEvents.WithLabelValues(kind, namespace, name, direction, string(drivenBy)).Inc()
 }
+
+// scalingDrivers are the drivers that can change replicas (hold cannot).
+var scalingDrivers = []policy.Driver{policy.DrivenByDepth, policy.DrivenByRate, policy.DrivenByCPU,
+	policy.DrivenByFallback, policy.DrivenByIdle, policy.DrivenByActivation}
 
 // Direction returns DirectionUp or DirectionDown for a change from current
 // to desired replicas, and "" when they are equal.
