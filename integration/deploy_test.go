@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -70,6 +72,44 @@ func applyAll(ctx context.Context, t *testing.T, objs []*unstructured.Unstructur
 	}
 }
 
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// waitEstablished waits until the named CRDs serve their resources.
+func waitEstablished(ctx context.Context, t *testing.T, names ...string) {
+	t.Helper()
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	dyn := dynamic.NewForConfigOrDie(cp.Config)
+	for _, name := range names {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			u, err := dyn.Resource(crds).Get(ctx, name, metav1.GetOptions{})
+			if err == nil {
+				conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+				established := false
+				for _, c := range conds {
+					if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+						established = true
+					}
+				}
+				if established {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CRD %s not established after 30s: %v", name, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
 // TestDeployManifests applies deploy/base and the examples to the real API
 // server, proves the controller's RBAC with SubjectAccessReviews, and then
 // runs `rabbitscale run` as the controller's ServiceAccount through the
@@ -93,6 +133,29 @@ func TestDeployManifests(t *testing.T) {
 		}
 		applyAll(ctx, t, objs)
 	}
+
+	t.Run("AdapterAndMonitoringOverlays", func(t *testing.T) {
+		// The Prometheus Operator's CRDs stand in as schema-less copies.
+		crds, err := deploy.Decode(mustRead(t, filepath.Join("testdata", "monitoring-crds.yaml")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		applyAll(ctx, t, crds)
+		waitEstablished(ctx, t, "servicemonitors.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com")
+		for _, dir := range []string{"adapter", "monitoring"} {
+			objs, err := deploy.Build(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applyAll(ctx, t, objs)
+		}
+		// The adapter's APIService points at a Service no pod serves here;
+		// leave no unavailable API group behind for the tests that follow.
+		apiServices := schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+		if err := dynamic.NewForConfigOrDie(cp.Config).Resource(apiServices).Delete(ctx, "v1beta1.external.metrics.k8s.io", metav1.DeleteOptions{}); err != nil {
+			t.Errorf("deleting the adapter's APIService: %v", err)
+		}
+	})
 
 	t.Run("RBAC", func(t *testing.T) {
 		type check struct {
