@@ -177,28 +177,12 @@ func loadDashboard(t *testing.T) (dashboard, []panel, string) {
 }
 
 // dashboardExprs lists every PromQL expression of the dashboard by where
-// it is.
-func dashboardExprs(d dashboard, panels []panel) map[string]string {
-	exprs := map[string]string{}
-	for _, p := range panels {
-		for _, tg := range p.Targets {
-			exprs[fmt.Sprintf("panel %d %q target %s", p.ID, p.Title, tg.RefID)] = tg.Expr
-		}
-	}
-	for _, a := range d.Annotations.List {
-		if a.Expr != "" {
-			exprs[fmt.Sprintf("annotation %q", a.Name)] = a.Expr
-		}
-	}
-	for _, v := range d.Templating.List {
-		if v.Type != "query" {
-			continue
-		}
-		var q struct{ Query string }
-		if err := json.Unmarshal(v.Query, &q); err != nil {
-			_ = json.Unmarshal(v.Query, &q.Query)
-		}
-		exprs[fmt.Sprintf("variable %q", v.Name)] = q.Query
+// it stands, as deploy.DashboardQueries reads them.
+func dashboardExprs(t *testing.T) map[string]string {
+	t.Helper()
+	exprs, err := deploy.DashboardQueries()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return exprs
 }
@@ -207,9 +191,8 @@ func dashboardExprs(d dashboard, panels []panel) map[string]string {
 // or variable asks for a metric the controller does not export, as after a
 // rename: the panel would silently show "No data".
 func TestDashboardQueriesUseRegisteredMetrics(t *testing.T) {
-	d, panels, _ := loadDashboard(t)
 	known := registeredNames(t)
-	exprs := dashboardExprs(d, panels)
+	exprs := dashboardExprs(t)
 	if len(exprs) < 20 {
 		t.Fatalf("found only %d expressions in %s", len(exprs), dashboardPath)
 	}

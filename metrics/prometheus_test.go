@@ -46,8 +46,7 @@ func TestDashboardQueriesReturnDataInPrometheus(t *testing.T) {
 	}
 	defer prom.Stop()
 
-	d, panels, _ := loadDashboard(t)
-	exprs := dashboardExprs(d, panels)
+	exprs := dashboardExprs(t)
 	r := strings.NewReplacer("$__rate_interval", "1m", "$__interval", "10s", `"$namespace"`, `"shop"`, `"$workload"`, `"worker"`, `"$kind"`, `"Deployment"`)
 	empty := map[string]string{}
 	deadline := time.Now().Add(45 * time.Second)
