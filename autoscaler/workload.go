@@ -1,6 +1,7 @@
 package autoscaler
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 
 	"github.com/rabbitscale/rabbitscale/policy"
@@ -66,19 +68,23 @@ func replicasOrOne(r *int32) int32 {
 // annotations, sorted by kind, namespace and name so that ticks are
 // deterministic.
 func listWorkloads(deploys appslisters.DeploymentLister, sets appslisters.StatefulSetLister) ([]workload, error) {
-	var out []workload
 	ds, err := deploys.List(labels.Everything())
 	if err != nil {
 		return nil, fmt.Errorf("listing Deployments: %w", err)
 	}
+	ss, err := sets.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+	}
+	return managed(ds, ss), nil
+}
+
+func managed(ds []*appsv1.Deployment, ss []*appsv1.StatefulSet) []workload {
+	var out []workload
 	for _, d := range ds {
 		if policy.Managed(d.Annotations) {
 			out = append(out, fromDeployment(d))
 		}
-	}
-	ss, err := sets.List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("listing StatefulSets: %w", err)
 	}
 	for _, s := range ss {
 		if policy.Managed(s.Annotations) {
@@ -86,6 +92,45 @@ func listWorkloads(deploys appslisters.DeploymentLister, sets appslisters.Statef
 		}
 	}
 	slices.SortFunc(out, func(a, b workload) int { return strings.Compare(a.key(), b.key()) })
+	return out
+}
+
+// Workload is a Deployment or StatefulSet that carries rabbitscale
+// annotations, as `rabbitscale status` lists it.
+type Workload struct {
+	Kind        Kind
+	Namespace   string
+	Name        string
+	Annotations map[string]string
+	// Replicas is spec.replicas (1 when unset).
+	Replicas int32
+}
+
+// ListManaged reads the workloads in namespace (every namespace when it is
+// metav1.NamespaceAll) that the controller would scale, in the order it
+// visits them.
+func ListManaged(ctx context.Context, kube kubernetes.Interface, namespace string) ([]Workload, error) {
+	dl, err := kube.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing Deployments: %w", err)
+	}
+	sl, err := kube.AppsV1().StatefulSets(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+	}
+	ds := make([]*appsv1.Deployment, len(dl.Items))
+	for i := range dl.Items {
+		ds[i] = &dl.Items[i]
+	}
+	ss := make([]*appsv1.StatefulSet, len(sl.Items))
+	for i := range sl.Items {
+		ss[i] = &sl.Items[i]
+	}
+	ws := managed(ds, ss)
+	out := make([]Workload, len(ws))
+	for i, w := range ws {
+		out[i] = Workload{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Annotations: w.Annotations, Replicas: w.Replicas}
+	}
 	return out, nil
 }
 

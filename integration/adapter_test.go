@@ -4,10 +4,13 @@ package integration
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,7 +22,6 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,6 +38,7 @@ import (
 	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 	cmoptions "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd/options"
 
+	"github.com/rabbitscale/rabbitscale/integration/harness"
 	"github.com/rabbitscale/rabbitscale/metrics"
 )
 
@@ -100,8 +103,49 @@ func TestAdapter(t *testing.T) {
 		}
 	})
 
+	t.Run("adapter answers only callers kube-apiserver authorizes", func(t *testing.T) {
+		q := uniqueQueue("adapter-authz")
+		publish(ctx, t, q, 3)
+		t.Cleanup(func() { purge(t, q) })
+		proxy, err := tls.LoadX509KeyPair(cp.FrontProxy.CertFile, cp.FrontProxy.KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hpaSA := map[string][]string{
+			harness.RequestHeaderUser:  {"system:serviceaccount:kube-system:horizontal-pod-autoscaler"},
+			harness.RequestHeaderGroup: {"system:serviceaccounts", "system:serviceaccounts:kube-system", "system:authenticated"},
+		}
+		// The HPA's identity is allowed: wait for the queue's statistics to
+		// reach the snapshot (404, then 503 until then), so every refusal
+		// below is a refusal of the caller and not of the metric.
+		deadline := time.Now().Add(30 * time.Second)
+		status, body := adapterStatus(ctx, t, port, ns, q, &proxy, hpaSA)
+		for (status == http.StatusNotFound || status == http.StatusServiceUnavailable) && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Millisecond)
+			status, body = adapterStatus(ctx, t, port, ns, q, &proxy, hpaSA)
+		}
+		if status != http.StatusOK {
+			t.Fatalf("front-proxy certificate for the HPA controller's service account: adapter answered %d, want 200: %s", status, body)
+		}
+		for _, tc := range []struct {
+			name    string
+			cert    *tls.Certificate
+			headers map[string][]string
+			want    int
+		}{
+			{"no credentials", nil, nil, http.StatusForbidden},
+			{"identity headers without the front-proxy certificate", nil, hpaSA, http.StatusForbidden},
+			{"front-proxy certificate for a user without RBAC", &proxy,
+				map[string][]string{harness.RequestHeaderUser: {"rabbitscale-it-nobody"}, harness.RequestHeaderGroup: {"system:authenticated"}}, http.StatusForbidden},
+		} {
+			if got, body := adapterStatus(ctx, t, port, ns, q, tc.cert, tc.headers); got != tc.want {
+				t.Errorf("%s: adapter answered %d, want %d: %s", tc.name, got, tc.want, body)
+			}
+		}
+	})
+
 	t.Run("stock HPA scales a Deployment from the external metric", func(t *testing.T) {
-		startControllerManager(ctx, t, kubeconfig)
+		startControllerManager(t, kubeconfig)
 		q := uniqueQueue("adapter-hpa")
 		publish(ctx, t, q, 1) // the queue exists before the HPA first asks
 		purge(t, q)
@@ -193,10 +237,11 @@ func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string) int {
 // the adapter: a selector-less Service on adapterIP, an EndpointSlice that
 // names the Service by DNS (an FQDN endpoint keeps the APIService
 // Available; loopback IPs are not allowed in endpoints, and the aggregator
-// dials the ClusterIP anyway), and the APIService. The harness's API server
-// has no front-proxy client certificate, so the aggregator's requests reach
-// the adapter unauthenticated: system:anonymous is allowed to read external
-// metrics for the duration of the test.
+// dials the ClusterIP anyway), and the APIService. The aggregator presents
+// the harness's front-proxy client certificate with the caller's identity in
+// request headers; the adapter trusts those headers through the CA that
+// kube-apiserver publishes in kube-system/extension-apiserver-authentication,
+// and asks kube-apiserver whether that caller may read external metrics.
 func registerAdapter(ctx context.Context, t *testing.T, kc kubernetes.Interface, ns string, port int) {
 	t.Helper()
 	svcName := "rabbitscale-adapter"
@@ -220,26 +265,6 @@ func registerAdapter(ctx context.Context, t *testing.T, kc kubernetes.Interface,
 		t.Fatalf("creating the adapter EndpointSlice: %v", err)
 	}
 
-	roleName := "rabbitscale-it-anonymous-external-metrics"
-	_, err = kc.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: roleName},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"external.metrics.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}},
-			{NonResourceURLs: []string{"/apis", "/apis/external.metrics.k8s.io", "/apis/external.metrics.k8s.io/*", "/openapi/*"}, Verbs: []string{"get"}},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = kc.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: roleName},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "system:anonymous"}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-
 	dc := dynamic.NewForConfigOrDie(cp.Config)
 	apiService := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiregistration.k8s.io/v1",
@@ -259,8 +284,6 @@ func registerAdapter(ctx context.Context, t *testing.T, kc kubernetes.Interface,
 	t.Cleanup(func() {
 		bg := context.Background()
 		_ = dc.Resource(apiServiceGVR).Delete(bg, "v1beta1.external.metrics.k8s.io", metav1.DeleteOptions{})
-		_ = kc.RbacV1().ClusterRoleBindings().Delete(bg, roleName, metav1.DeleteOptions{})
-		_ = kc.RbacV1().ClusterRoles().Delete(bg, roleName, metav1.DeleteOptions{})
 	})
 
 	deadline := time.Now().Add(60 * time.Second)
@@ -285,58 +308,66 @@ func registerAdapter(ctx context.Context, t *testing.T, kc kubernetes.Interface,
 	t.Fatalf("APIService v1beta1.external.metrics.k8s.io not Available after 60s: %s", last)
 }
 
+// adapterStatus asks the adapter directly (not through the aggregator) for
+// queue q's depth as a client with cert and headers, and returns the HTTP
+// status code and the start of the body.
+func adapterStatus(ctx context.Context, t *testing.T, port int, ns, q string, cert *tls.Certificate, headers map[string][]string) (int, string) {
+	t.Helper()
+	tlsConf := &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the adapter's self-signed serving certificate
+	if cert != nil {
+		tlsConf.Certificates = []tls.Certificate{*cert}
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	u := fmt.Sprintf("https://%s/apis/external.metrics.k8s.io/v1beta1/namespaces/%s/%s?labelSelector=%s",
+		net.JoinHostPort(adapterIP, strconv.Itoa(port)), ns, metrics.MetricMessages, url.QueryEscape(metrics.LabelQueue+"="+q))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range headers {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_ = resp.Body.Close()
+	return resp.StatusCode, string(body)
+}
+
 // startControllerManager runs kube-controller-manager with only the HPA
-// controller, syncing every second.
-func startControllerManager(ctx context.Context, t *testing.T, kubeconfig string) {
+// controller, syncing every second. As on kubeadm clusters, each controller
+// runs as its own service account, so the aggregator forwards the identity
+// system:serviceaccount:kube-system:horizontal-pod-autoscaler to the
+// adapter, which must find it authorized by kube-apiserver's bootstrap RBAC.
+func startControllerManager(t *testing.T, kubeconfig string) {
 	t.Helper()
 	bin := filepath.Join(cp.Assets, "kube-controller-manager")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("kube-controller-manager: %v (hack/tools.sh builds it)", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	log, err := os.Create(filepath.Join(t.TempDir(), "kcm.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, bin,
+	startProcess(t, t.TempDir(), "kube-controller-manager", bin,
 		"--kubeconfig="+kubeconfig,
 		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
 		"--controllers=horizontalpodautoscaling",
 		"--horizontal-pod-autoscaler-sync-period=1s",
+		"--use-service-account-credentials",
 		"--leader-elect=false",
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(port),
+		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(freePort(t)),
 	)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = log.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("kube-controller-manager log (tail):\n%s", tailBytes(out, 60))
-		}
-	})
 }
 
 // waitReplicasHPA waits for spec.replicas to reach want and reports the
 // HPA's conditions when it does not.
 func waitReplicasHPA(ctx context.Context, t *testing.T, kc kubernetes.Interface, ns, name string, want int32, timeout time.Duration) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var got int32
-	for time.Now().Before(deadline) {
-		if got = replicas(ctx, t, kc, ns, name); got == want {
-			return time.Now()
-		}
-		time.Sleep(200 * time.Millisecond)
+	at, got := pollReplicas(ctx, t, kc, ns, name, want, timeout)
+	if got == want {
+		return at
 	}
 	h, err := kc.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -348,18 +379,6 @@ func waitReplicasHPA(ctx context.Context, t *testing.T, kc kubernetes.Interface,
 	}
 	t.Fatalf("Deployment %s has %d replicas after %s, want %d; HPA desired %d, conditions:%s", name, got, timeout, want, h.Status.DesiredReplicas, conds)
 	return time.Time{}
-}
-
-func tailBytes(b []byte, lines int) string {
-	n := 0
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			if n++; n > lines {
-				return string(b[i+1:])
-			}
-		}
-	}
-	return string(b)
 }
 
 // TestAdapterCommand runs `rabbitscale adapter` as a user would, with only
@@ -374,46 +393,21 @@ func TestAdapterCommand(t *testing.T) {
 	if err := cp.Kubeconfig(kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	pw := filepath.Join(dir, "password")
-	if err := os.WriteFile(pw, []byte(broker.Password), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf("brokers:\n- name: default\n  managementURL: %s\n  credentials:\n    username: %s\n    passwordFile: %s\n",
-		broker.ManagementURL, broker.Username, pw)
-	if err := os.WriteFile(filepath.Join(dir, "brokers.yaml"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	conf, err := broker.WriteConfig(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
+	port := freePort(t)
 
 	q := uniqueQueue("adapter-cmd")
 	publish(ctx, t, q, 12)
 	t.Cleanup(func() { purge(t, q) })
 
-	logFile, err := os.Create(filepath.Join(dir, "adapter.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, rabbitscaleBinary(t), "adapter",
-		"--kubeconfig", kubeconfig, "--config", filepath.Join(dir, "brokers.yaml"), "--interval", "500ms", "--max-age", "10s",
+	adapter := startProcess(t, dir, "adapter", rabbitscaleBinary(t), "adapter",
+		"--kubeconfig", kubeconfig, "--config", conf, "--interval", "500ms", "--max-age", "10s",
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = logFile.Close()
-		out, _ := os.ReadFile(logFile.Name())
-		if t.Failed() {
-			t.Logf("adapter log (tail):\n%s", tailBytes(out, 40))
-		}
-		if strings.Contains(string(out), broker.Password) {
+		if strings.Contains(adapter.Output(), broker.Password) {
 			t.Error("the adapter logged the broker password")
 		}
 	})

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -188,16 +187,25 @@ func replicas(ctx context.Context, t testing.TB, kc kubernetes.Interface, ns, na
 // passes, and returns when it got there.
 func waitReplicas(ctx context.Context, t testing.TB, kc kubernetes.Interface, ns, name string, want int32, timeout time.Duration) time.Time {
 	t.Helper()
+	at, got := pollReplicas(ctx, t, kc, ns, name, want, timeout)
+	if got != want {
+		t.Fatalf("Deployment %s has %d replicas after %s, want %d; events:\n%s", name, got, timeout, want, eventsText(ctx, t, kc, ns, name))
+	}
+	return at
+}
+
+// pollReplicas polls spec.replicas every 100 ms until it equals want or the
+// timeout passes, and returns when it stopped and the last value read.
+func pollReplicas(ctx context.Context, t testing.TB, kc kubernetes.Interface, ns, name string, want int32, timeout time.Duration) (time.Time, int32) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var got int32
-	for time.Now().Before(deadline) {
-		if got = replicas(ctx, t, kc, ns, name); got == want {
-			return time.Now()
+	for {
+		got := replicas(ctx, t, kc, ns, name)
+		if got == want || time.Now().After(deadline) {
+			return time.Now(), got
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("Deployment %s has %d replicas after %s, want %d; events:\n%s", name, got, timeout, want, eventsText(ctx, t, kc, ns, name))
-	return time.Time{}
 }
 
 func events(ctx context.Context, t testing.TB, kc kubernetes.Interface, ns, name string) []corev1.Event {
@@ -365,6 +373,41 @@ func TestControllerReportsInvalidAnnotationsAndKeepsScalingOthers(t *testing.T) 
 	if got := replicas(ctx, t, kc, ns, "broken"); got != 3 {
 		t.Errorf("workload with invalid annotations has %d replicas, want its own 3 untouched", got)
 	}
+
+	// `rabbitscale status` lists both, the broken one with the field and
+	// value at fault, and leaves out a Deployment without annotations.
+	createDeployment(ctx, t, kc, ns, "plain", 1, nil)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := cp.Kubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	var rows map[string][]string
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		b, err := exec.CommandContext(ctx, rabbitscaleBinary(t), "status", "--kubeconfig", kubeconfig, "-n", ns).CombinedOutput()
+		if out = string(b); err != nil {
+			t.Fatalf("rabbitscale status: %v\n%s", err, out)
+		}
+		rows = map[string][]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			f := strings.Fields(line)
+			rows[f[1]] = f
+		}
+		if h := rows["deployment/healthy"]; len(h) > 5 && h[5] == "4" { // the decision annotation follows the scale
+			break
+		}
+	}
+	// NAMESPACE WORKLOAD QUEUE DEPTH CURRENT DESIRED LAST CHANGE REASON
+	if h := rows["deployment/healthy"]; len(h) < 6 || h[2] != q || h[3] != "400" || h[4] != "4" || h[5] != "4" {
+		t.Errorf("status row for healthy = %q, want queue %s, depth 400, current 4, desired 4:\n%s", h, q, out)
+	}
+	if b := rows["deployment/broken"]; len(b) < 5 || b[4] != "3" ||
+		!strings.Contains(out, "invalid annotations:") || !strings.Contains(out, `rabbitscale.io/max-replicas: "ten"`) {
+		t.Errorf("status row for broken = %q, want current 3 and the invalid field and value:\n%s", b, out)
+	}
+	if _, ok := rows["deployment/plain"]; ok || len(rows) != 2 {
+		t.Errorf("status lists %d workloads, want only the 2 annotated ones:\n%s", len(rows), out)
+	}
 }
 
 // Test 6: a controller restarted in the middle of a cooldown continues from
@@ -496,7 +539,7 @@ func rabbitscaleBinary(t testing.TB) string {
 
 // runBinary starts `rabbitscale run` as its own process, as a Deployment's
 // pod would, with a kubeconfig and a broker configuration file.
-func runBinary(t testing.TB, dir, identity string, args ...string) *exec.Cmd {
+func runBinary(t testing.TB, dir, identity string, args ...string) *process {
 	t.Helper()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	if _, err := os.Stat(kubeconfig); err != nil { // a test may have written its own
@@ -505,46 +548,14 @@ func runBinary(t testing.TB, dir, identity string, args ...string) *exec.Cmd {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "brokers.yaml")); err != nil {
-		pw := filepath.Join(dir, "password")
-		if err := os.WriteFile(pw, []byte(broker.Password), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		conf := fmt.Sprintf(`brokers:
-- name: default
-  managementURL: %s
-  credentials:
-    username: %s
-    passwordFile: %s
-  rateWindow: 10s
-  minRateSpan: 3s
-`, broker.ManagementURL, broker.Username, pw)
-		if err := os.WriteFile(filepath.Join(dir, "brokers.yaml"), []byte(conf), 0o600); err != nil {
+		if _, err := broker.WriteConfig(dir); err != nil {
 			t.Fatal(err)
 		}
 	}
-	logFile, err := os.Create(filepath.Join(dir, identity+".log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(rabbitscaleBinary(t), append([]string{"run",
+	return startProcess(t, dir, identity, rabbitscaleBinary(t), append([]string{"run",
 		"--kubeconfig", kubeconfig, "--config", filepath.Join(dir, "brokers.yaml"),
 		"--interval", tickInterval.String(), "--health-addr", "127.0.0.1:0",
 		"--leader-election-identity", identity}, args...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a killed test
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		_ = logFile.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(logFile.Name())
-			t.Logf("%s log:\n%s", identity, out)
-		}
-	})
-	return cmd
 }
 
 func leaseHolder(ctx context.Context, t testing.TB, kc kubernetes.Interface, ns, name string) string {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,10 +45,7 @@ func TestDashboardAndAlertsOnARealController(t *testing.T) {
 		"target-depth-per-pod", "100", "max-replicas", "10", "scale-up-cooldown", "0s",
 		"target-drain-seconds", "60", "per-pod-rate", "10"))
 	// A broker nobody answers for: its read errors must show too.
-	closed, err := freeLoopbackPort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	createDeployment(ctx, t, kc, ns, "stranded", 2, annotations("jobs", "target-depth-per-pod", "100", "broker", "backup"))
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte("unused"), 0o600); err != nil {
@@ -127,15 +125,4 @@ func TestDashboardAndAlertsOnARealController(t *testing.T) {
 	if t.Failed() {
 		t.Logf("prometheus log:\n%s", prom.Log())
 	}
-}
-
-// freeLoopbackPort returns a loopback host:port nothing listens on.
-func freeLoopbackPort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr, nil
 }

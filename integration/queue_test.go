@@ -308,6 +308,22 @@ func startPublisher(t *testing.T, q string, rate int) *steadyPublisher {
 	return p
 }
 
+// rateReaders returns a Reader with opts over each source that counts
+// messages (the management API, and the Prometheus endpoint when the
+// broker serves one), and their kinds in a fixed order.
+func rateReaders(t *testing.T, opts queue.ReaderOptions) ([]queue.SourceKind, map[queue.SourceKind]*queue.Reader) {
+	t.Helper()
+	kinds := []queue.SourceKind{queue.SourceManagement}
+	if broker.PrometheusURL != "" {
+		kinds = append(kinds, queue.SourcePrometheus)
+	}
+	readers := map[queue.SourceKind]*queue.Reader{}
+	for _, kind := range kinds {
+		readers[kind] = queue.NewReader(newSource(t, brokerConfig(t, kind)), opts)
+	}
+	return kinds, readers
+}
+
 // TestQueueRates publishes at a steady known rate while a consumer acks
 // everything, and reads it for 20 s (after 5 s of warm-up) through the
 // management API and the Prometheus endpoint: publish, deliver and ack
@@ -321,14 +337,7 @@ func TestQueueRates(t *testing.T) {
 	var scope queue.Scope
 	scope.Add("/", name)
 
-	kinds := []queue.SourceKind{queue.SourceManagement}
-	if broker.PrometheusURL != "" {
-		kinds = append(kinds, queue.SourcePrometheus)
-	}
-	readers := map[queue.SourceKind]*queue.Reader{}
-	for _, kind := range kinds {
-		readers[kind] = queue.NewReader(newSource(t, brokerConfig(t, kind)), queue.ReaderOptions{RateWindow: 15 * time.Second, MinRateSpan: 10 * time.Second})
-	}
+	kinds, readers := rateReaders(t, queue.ReaderOptions{RateWindow: 15 * time.Second, MinRateSpan: 10 * time.Second})
 
 	pub := startPublisher(t, name, rate)
 	acked, _ := consume(t, name, 50, true)
@@ -399,14 +408,7 @@ func TestQueueRecreate(t *testing.T) {
 	k := queue.QueueKey{Vhost: "/", Name: name}
 	var scope queue.Scope
 	scope.Add("/", name)
-	kinds := []queue.SourceKind{queue.SourceManagement}
-	if broker.PrometheusURL != "" {
-		kinds = append(kinds, queue.SourcePrometheus)
-	}
-	readers := map[queue.SourceKind]*queue.Reader{}
-	for _, kind := range kinds {
-		readers[kind] = queue.NewReader(newSource(t, brokerConfig(t, kind)), queue.ReaderOptions{RateWindow: 6 * time.Second, MinRateSpan: 3 * time.Second})
-	}
+	kinds, readers := rateReaders(t, queue.ReaderOptions{RateWindow: 6 * time.Second, MinRateSpan: 3 * time.Second})
 	pub := startPublisher(t, name, rate)
 	_, stopConsumer := consume(t, name, 50, true)
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -10,11 +9,7 @@ import (
 )
 
 func TestAdapterOptionsValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		modify func(*AdapterOptions)
-		want   []string
-	}{
+	testValidate(t, NewAdapterOptions, []validateCase[*AdapterOptions]{
 		{name: "defaults are valid", modify: func(*AdapterOptions) {}},
 		{name: "no broker configuration", modify: func(o *AdapterOptions) { o.BrokerConfig = "" },
 			want: []string{"--config: must name the broker configuration file"}},
@@ -24,24 +19,7 @@ func TestAdapterOptionsValidate(t *testing.T) {
 			want: []string{"--max-age: 8s is shorter than two intervals (10s)"}},
 		{name: "server options are checked too", modify: func(o *AdapterOptions) { o.Server.SecureServing.BindPort = 70000 },
 			want: []string{"server options: --secure-port 70000 must be between 1 and 65535"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := NewAdapterOptions()
-			tt.modify(o)
-			var got []string
-			for i, err := range o.Validate() {
-				if i < len(tt.want) && strings.HasPrefix(err.Error(), tt.want[i]) {
-					got = append(got, tt.want[i])
-					continue
-				}
-				got = append(got, err.Error())
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Validate() diff (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestAdapterFlagsReachTheOptions(t *testing.T) {

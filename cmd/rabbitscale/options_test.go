@@ -9,12 +9,38 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// validateCase is a row of an options type's Validate table: a change to
+// the defaults, and the errors it must produce in order, each matched by its
+// beginning.
+type validateCase[O any] struct {
+	name   string
+	modify func(O)
+	want   []string
+}
+
+func testValidate[O interface{ Validate() []error }](t *testing.T, defaults func() O, cases []validateCase[O]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := defaults()
+			tc.modify(o)
+			var got []string
+			for i, err := range o.Validate() {
+				if i < len(tc.want) && strings.HasPrefix(err.Error(), tc.want[i]) {
+					got = append(got, tc.want[i])
+					continue
+				}
+				got = append(got, err.Error())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Validate() diff (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestRunOptionsValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		modify func(*RunOptions)
-		want   []string
-	}{
+	testValidate(t, NewRunOptions, []validateCase[*RunOptions]{
 		{name: "defaults are valid", modify: func(*RunOptions) {}},
 		{name: "interval too short", modify: func(o *RunOptions) { o.Interval = 10 * time.Millisecond },
 			want: []string{"--interval: 10ms is shorter than 100ms"}},
@@ -31,25 +57,7 @@ func TestRunOptionsValidate(t *testing.T) {
 		{name: "timings do not matter without leader election", modify: func(o *RunOptions) {
 			o.LeaderElect, o.RenewDeadline = false, 20*time.Second
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := NewRunOptions()
-			tt.modify(o)
-			errs := o.Validate()
-			var got []string
-			for i, err := range errs {
-				if i < len(tt.want) && strings.HasPrefix(err.Error(), tt.want[i]) {
-					got = append(got, tt.want[i])
-					continue
-				}
-				got = append(got, err.Error())
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Validate() diff (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestRunOptionsFlagsReachTheStruct(t *testing.T) {

@@ -16,11 +16,7 @@ import (
 )
 
 func TestSimulateOptionsValidate(t *testing.T) {
-	tests := []struct {
-		name   string
-		modify func(*SimulateOptions)
-		want   []string
-	}{
+	testValidate(t, NewSimulateOptions, []validateCase[*SimulateOptions]{
 		{name: "defaults are valid", modify: func(*SimulateOptions) {}},
 		{name: "a csv instead of the default scenario", modify: func(o *SimulateOptions) { o.CSV = "traffic.csv" }},
 		{name: "csv and an explicit scenario", modify: func(o *SimulateOptions) { o.CSV, o.Scenario = "t.csv", "ramp" },
@@ -45,20 +41,7 @@ func TestSimulateOptionsValidate(t *testing.T) {
 				`--compare: unknown baseline "fixed:x": fixed:N needs a replica count N >= 0`,
 				`--compare: unknown baseline "knative" (known: keda, hpa-cpu, fixed:N)`,
 			}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := NewSimulateOptions()
-			tt.modify(o)
-			var got []string
-			for _, err := range o.Validate() {
-				got = append(got, err.Error())
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Validate() diff (-want +got):\n%s", diff)
-			}
-		})
-	}
+	})
 }
 
 func TestSimulateOptionsFlagsReachTheStruct(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rabbitscale/rabbitscale/autoscaler"
 	"github.com/rabbitscale/rabbitscale/policy"
 )
 
@@ -52,44 +53,25 @@ func newStatusCommand() *cobra.Command {
 	return cmd
 }
 
-type statusRow struct {
-	Namespace, Workload, Queue string
-	Annotations                map[string]string
-	Replicas                   int32
-}
-
 func statusRows(cmd *cobra.Command, kube kubernetes.Interface, ns string) ([]statusRow, error) {
-	ctx := cmd.Context()
-	var rows []statusRow
-	ds, err := kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	ws, err := autoscaler.ListManaged(cmd.Context(), kube, ns)
 	if err != nil {
-		return nil, fmt.Errorf("listing Deployments: %w", err)
+		return nil, err
 	}
-	for _, d := range ds.Items {
-		if policy.Managed(d.Annotations) {
-			rows = append(rows, statusRow{Namespace: d.Namespace, Workload: "deployment/" + d.Name, Annotations: d.Annotations, Replicas: replicasOrOne(d.Spec.Replicas)})
-		}
+	rows := make([]statusRow, len(ws))
+	for i, w := range ws {
+		rows[i] = statusRow{Namespace: w.Namespace, Workload: strings.ToLower(string(w.Kind)) + "/" + w.Name, Annotations: w.Annotations, Replicas: w.Replicas}
 	}
-	ss, err := kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("listing StatefulSets: %w", err)
-	}
-	for _, s := range ss.Items {
-		if policy.Managed(s.Annotations) {
-			rows = append(rows, statusRow{Namespace: s.Namespace, Workload: "statefulset/" + s.Name, Annotations: s.Annotations, Replicas: replicasOrOne(s.Spec.Replicas)})
-		}
-	}
-	slices.SortFunc(rows, func(a, b statusRow) int {
+	slices.SortFunc(rows, func(a, b statusRow) int { // as kubectl: by namespace first
 		return strings.Compare(a.Namespace+"/"+a.Workload, b.Namespace+"/"+b.Workload)
 	})
 	return rows, nil
 }
 
-func replicasOrOne(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
+type statusRow struct {
+	Namespace, Workload string
+	Annotations         map[string]string
+	Replicas            int32
 }
 
 // printStatus writes a kubectl-style table. Workloads the controller has

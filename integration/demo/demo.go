@@ -246,20 +246,7 @@ func (c *controller) stop() {
 // startController runs `rabbitscale run` on the demo namespace with a 1 s
 // tick, its log in Dir.
 func startController(o Options) (*controller, error) {
-	pw := filepath.Join(o.Dir, "broker-password")
-	if err := os.WriteFile(pw, []byte(o.Broker.Password), 0o600); err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(o.Dir, "brokers.yaml")
-	err := os.WriteFile(conf, fmt.Appendf(nil, `brokers:
-- name: default
-  managementURL: %s
-  credentials:
-    username: %s
-    passwordFile: %s
-  rateWindow: 10s
-  minRateSpan: 3s
-`, o.Broker.ManagementURL, o.Broker.Username, pw), 0o600)
+	conf, err := o.Broker.WriteConfig(o.Dir)
 	if err != nil {
 		return nil, err
 	}

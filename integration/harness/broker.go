@@ -55,6 +55,29 @@ func (b *Broker) String() string {
 	return fmt.Sprintf("%s broker amqp=%s management=%s prometheus=%s", b.Source, Redact(b.AMQPURL), b.ManagementURL, b.PrometheusURL)
 }
 
+// WriteConfig writes a `rabbitscale run --config` file for this broker,
+// named "default", into dir with the password in a file beside it, as a
+// Secret mounted as files would be, and returns the config's path. Rates
+// are learned over a 10 s window from 3 s of samples, so that tests see
+// them within seconds.
+func (b *Broker) WriteConfig(dir string) (string, error) {
+	pw := filepath.Join(dir, "password")
+	if err := os.WriteFile(pw, []byte(b.Password), 0o600); err != nil {
+		return "", err
+	}
+	conf := filepath.Join(dir, "brokers.yaml")
+	err := os.WriteFile(conf, fmt.Appendf(nil, `brokers:
+- name: default
+  managementURL: %s
+  credentials:
+    username: %s
+    passwordFile: %s
+  rateWindow: 10s
+  minRateSpan: 3s
+`, b.ManagementURL, b.Username, pw), 0o600)
+	return conf, err
+}
+
 // Stop stops a broker the harness started; it does nothing for one from the environment.
 func (b *Broker) Stop(ctx context.Context) error {
 	if b.stop == nil {
@@ -200,7 +223,7 @@ func findRabbitMQServer() string {
 // under a temporary directory. As root it runs as the rabbitmq user, as
 // Debian's packaging expects.
 func startLocalNode(ctx context.Context, bin string) (*Broker, error) {
-	ports, err := freePorts(4)
+	ports, err := FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +344,7 @@ func (n *localNode) start(ctx context.Context) error {
 	if err := n.waitReady(ctx); err != nil {
 		out, _ := os.ReadFile(logPath)
 		_ = n.halt(context.Background())
-		return fmt.Errorf("private RabbitMQ node %s did not start: %w\n%s", n.name, err, tail(out, 30))
+		return fmt.Errorf("private RabbitMQ node %s did not start: %w\n%s", n.name, err, Tail(out, 30))
 	}
 	return nil
 }
@@ -412,8 +435,8 @@ func chownTree(dir string, uid, gid int) error {
 	})
 }
 
-// freePorts asks the kernel for n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
+// FreePorts asks the kernel for n distinct free loopback ports.
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -432,7 +455,8 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func tail(b []byte, lines int) string {
+// Tail is the last lines of b, for a log in an error message.
+func Tail(b []byte, lines int) string {
 	parts := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
 	if len(parts) > lines {
 		parts = parts[len(parts)-lines:]

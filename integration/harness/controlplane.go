@@ -25,6 +25,11 @@ type ControlPlane struct {
 	Config *rest.Config
 	// Assets is the directory holding kube-apiserver, etcd and kube-controller-manager.
 	Assets string
+	// FrontProxy is the identity the aggregator presents to extension API
+	// servers such as `rabbitscale adapter`.
+	FrontProxy *FrontProxy
+
+	certDir string
 }
 
 // StartControlPlane starts kube-apiserver and etcd from KUBEBUILDER_ASSETS.
@@ -38,21 +43,38 @@ func StartControlPlane() (*ControlPlane, error) {
 			return nil, fmt.Errorf("%w: %w", ErrNoControlPlane, err)
 		}
 	}
+	certDir, err := os.MkdirTemp("", "rabbitscale-front-proxy-")
+	if err != nil {
+		return nil, err
+	}
+	fp, err := writeFrontProxy(certDir)
+	if err != nil {
+		_ = os.RemoveAll(certDir)
+		return nil, err
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
 		ControlPlaneStartTimeout: time.Minute,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
-	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", ServiceClusterIPRange)
+	args := env.ControlPlane.GetAPIServer().Configure()
+	args.Set("service-cluster-ip-range", ServiceClusterIPRange)
+	for flag, value := range fp.apiServerFlags() {
+		args.Set(flag, value)
+	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
 	}
-	return &ControlPlane{Env: env, Config: cfg, Assets: assets}, nil
+	return &ControlPlane{Env: env, Config: cfg, Assets: assets, FrontProxy: fp, certDir: certDir}, nil
 }
 
 // Stop stops the API server and etcd.
-func (c *ControlPlane) Stop() error { return c.Env.Stop() }
+func (c *ControlPlane) Stop() error {
+	err := c.Env.Stop()
+	return errors.Join(err, os.RemoveAll(c.certDir))
+}
 
 // Kubeconfig writes a kubeconfig for an admin user of this control plane to
 // path, for kubectl and for `rabbitscale run --kubeconfig`.
