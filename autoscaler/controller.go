@@ -406,6 +406,7 @@ func (c *Controller) observeQueue(p *parsedWorkload, br brokerRead) policy.Queue
 		PublishRate:    t.Rates.Publish,
 		DeliverRate:    t.Rates.Deliver,
 		AckRate:        t.Rates.Ack,
+		RateSpan:       t.Rates.Span,
 	}
 }
 

@@ -118,10 +118,31 @@ func (t *tick) observe() {
 
 	// Learn the per-pod rate only while consumers are saturated: messages
 	// wait (at least one per pod) and every pod appears to consume.
-	if q.Available && q.RatesAvailable && t.cur > 0 &&
-		q.Ready >= int64(t.cur) && q.Consumers >= int64(t.cur) {
-		if done := q.processed(); done > 0 {
-			next.learnRate(done/float64(t.cur), t.now)
+	saturated := q.Available && t.cur > 0 && q.Ready >= int64(t.cur) && q.Consumers >= int64(t.cur)
+	switch {
+	case !saturated:
+		next.SaturatedSince, next.SaturatedReplicas = time.Time{}, 0
+	case next.SaturatedSince.IsZero() || next.SaturatedReplicas != t.cur || next.SaturatedSince.After(t.now):
+		next.SaturatedSince, next.SaturatedReplicas = t.now, t.cur
+	}
+	if done := q.processed(); saturated && q.RatesAvailable && done > 0 {
+		sample := done / float64(t.cur)
+		switch {
+		case t.now.Sub(next.SaturatedSince) >= q.RateSpan:
+			// The rates' whole span saw these replicas saturated: an
+			// unbiased sample.
+			next.learnRate(sample, t.now)
+		case t.now.Sub(next.LastScaleDown) < q.RateSpan:
+			// Pods now gone did part of the work: the sample overstates.
+		case next.PerPodRate <= 0 || next.PerPodRateBound:
+			// Part of the span saw fewer pods, or idle ones (a scale-up or
+			// a burst within the span): the sample understates one pod's
+			// rate. With nothing better, the highest such lower bound
+			// stands in until a whole span is seen.
+			next.PerPodRate, next.PerPodRateAt, next.PerPodRateBound = max(next.PerPodRate, sample), t.now, true
+		case sample > next.PerPodRate:
+			// Even a lower bound says the estimate is low.
+			next.learnRate(sample, t.now)
 		}
 	}
 
@@ -167,11 +188,17 @@ func (t *tick) depthSignal() Signal {
 	return s
 }
 
+// RateUtilization is the share of its per-pod rate (learned or seeded) the
+// rate signal plans each pod to run at. Pods planned at their full rate
+// have no room for arrivals that grow between ticks: every such growth
+// becomes a backlog, a scale-up, and a scale-down once it is gone.
+const RateUtilization = 0.9
+
 func (t *tick) rateSignal() Signal {
 	if t.spec.TargetDrain <= 0 {
 		return Signal{Note: NoteOff}
 	}
-	rate := t.perPodRate()
+	rate := t.perPodRate() * RateUtilization
 	s := Signal{Enabled: true, Target: rate}
 	switch {
 	case !t.q.Available:
@@ -448,7 +475,11 @@ func (t *tick) appendCause(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(t.cur), 10)
 		b = append(b, " pods x "...)
 		b = strconv.AppendFloat(b, sig.Rate.Target, 'f', 1, 64)
-		b = append(b, "/s"...)
+		b = append(b, "/s ("...)
+		b = strconv.AppendFloat(b, 100*RateUtilization, 'f', 0, 64)
+		b = append(b, "% of "...)
+		b = strconv.AppendFloat(b, t.perPodRate(), 'f', 1, 64)
+		b = append(b, "/s)"...)
 		b = appendWants(b, sig.Rate.Recommendation)
 	case DrivenByCPU:
 		b = append(b, "cpu "...)

@@ -108,26 +108,26 @@ func TestRateSignal(t *testing.T) {
 		{"off without target-drain-seconds", nil, policy.State{}, 3, withRates(q(600, 0), 50, 50),
 			policy.Signal{Note: policy.NoteOff}},
 		{"arrivals plus backlog over drain time", drain, policy.State{}, 3, withRates(q(0, 600), 50, 50),
-			// (50 + 600/60) / 10 = 6; depth 600 < 3 pods, so nothing is learned
-			policy.Signal{Enabled: true, Available: true, Value: 60, Target: 10, Recommendation: 6}},
+			// (50 + 600/60) / (90% of 10) = 6.7; depth 600 < 3 pods, so nothing is learned
+			policy.Signal{Enabled: true, Available: true, Value: 60, Target: 9, Recommendation: 7}},
 		{"never below arrivals", drain, policy.State{}, 3, withRates(q(0, 0), 55, 55),
-			policy.Signal{Enabled: true, Available: true, Value: 55, Target: 10, Recommendation: 6}},
+			policy.Signal{Enabled: true, Available: true, Value: 55, Target: 9, Recommendation: 7}},
 		{"learned rate wins over the seed", drain, policy.State{PerPodRate: 20, PerPodRateAt: t0.Add(-time.Hour)}, 3,
 			withRates(q(0, 600), 50, 50),
-			policy.Signal{Enabled: true, Available: true, Value: 60, Target: 20, Recommendation: 3}},
-		{"within tolerance", drain, policy.State{}, 6, withRates(q(0, 120), 60, 60),
-			// need 62 against 6 x 10: ratio 1.033
-			policy.Signal{Enabled: true, Available: true, Value: 62, Target: 10, Recommendation: 7, WithinTolerance: true}},
+			policy.Signal{Enabled: true, Available: true, Value: 60, Target: 18, Recommendation: 4}},
+		{"within tolerance", drain, policy.State{}, 6, withRates(q(0, 120), 54, 54),
+			// need 56 against 6 x 9: ratio 1.037
+			policy.Signal{Enabled: true, Available: true, Value: 56, Target: 9, Recommendation: 7, WithinTolerance: true}},
 		{"rates unavailable", drain, policy.State{}, 3, q(600, 0),
-			policy.Signal{Enabled: true, Target: 10, Note: policy.NoteRatesUnavailable}},
+			policy.Signal{Enabled: true, Target: 9, Note: policy.NoteRatesUnavailable}},
 		{"negative rate counts as unavailable", drain, policy.State{}, 3, withRates(q(600, 0), -5, 10),
-			policy.Signal{Enabled: true, Target: 10, Note: policy.NoteRatesUnavailable}},
+			policy.Signal{Enabled: true, Target: 9, Note: policy.NoteRatesUnavailable}},
 		{"NaN rate counts as unavailable", drain, policy.State{}, 3, withRates(q(600, 0), math.NaN(), 10),
-			policy.Signal{Enabled: true, Target: 10, Note: policy.NoteRatesUnavailable}},
+			policy.Signal{Enabled: true, Target: 9, Note: policy.NoteRatesUnavailable}},
 		{"no rate learned and no seed", []string{policy.KeyTargetDrainSeconds, "60"}, policy.State{}, 3, withRates(q(2, 0), 50, 50),
 			policy.Signal{Enabled: true, Note: policy.NoteNoRate}},
 		{"queue unavailable", drain, policy.State{}, 3, policy.QueueObservation{},
-			policy.Signal{Enabled: true, Target: 10, Note: policy.NoteQueueUnavailable}},
+			policy.Signal{Enabled: true, Target: 9, Note: policy.NoteQueueUnavailable}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,10 +172,61 @@ func TestPerPodRateLearning(t *testing.T) {
 	}
 	// The learned rate drives the rate signal when a backlog comes back.
 	d, _ := policy.Decide(spec, obs(5, withRates(q(900, 0), 30, 0)), state, t0.Add(8*time.Hour))
-	want := policy.Signal{Enabled: true, Available: true, Value: 45, Target: 15, Recommendation: 3}
+	want := policy.Signal{Enabled: true, Available: true, Value: 45, Target: 13.5, Recommendation: 4}
 	if diff := cmp.Diff(want, d.Signals.Rate); diff != "" {
 		t.Errorf("rate signal after idle diff (-want +got):\n%s", diff)
 	}
+}
+
+// TestPerPodRateFromSaturatedSpans: rates averaged over 30 s are an
+// unbiased sample of the per-pod rate only once the current replicas have
+// been saturated for those 30 s. Right after a scale-up (or a burst that
+// found the pods idle) the average still counts the slower past: such a
+// sample is a lower bound, used only while nothing better is known or when
+// it exceeds the estimate. Smoothing lower bounds into the estimate would
+// make the engine believe pods are slower than they are, and hold too many.
+func TestPerPodRateFromSaturatedSpans(t *testing.T) {
+	spec := mustSpec(t, policy.KeyTargetDrainSeconds, "60")
+	span := func(o policy.QueueObservation) policy.QueueObservation {
+		o.RateSpan = 30 * time.Second
+		return o
+	}
+	type step struct {
+		name     string
+		at       time.Duration
+		replicas int32
+		queue    policy.QueueObservation
+		want     float64
+		bound    bool
+	}
+	steps := []step{
+		{"just scaled to 5: the span still counts 1 pod; a lower bound", 0, 5, span(withRates(q(2000, 0), 10, 40)), 8, true},
+		{"10 s in: a higher lower bound", 10 * time.Second, 5, span(withRates(q(1800, 0), 10, 70)), 14, true},
+		{"saturated for the whole span: 100/s over 5 pods replaces the bound", 30 * time.Second, 5, span(withRates(q(1000, 0), 10, 100)), 20, false},
+		{"scaled to 8: the span mixes 5 and 8 pods", 40 * time.Second, 8, span(withRates(q(900, 0), 10, 120)), 20, false},
+		{"8 pods for 25 s", 65 * time.Second, 8, span(withRates(q(500, 0), 10, 150)), 20, false},
+		{"8 pods for the whole span: 160/s, 20 each", 70 * time.Second, 8, span(withRates(q(400, 0), 10, 160)), 20, false},
+		{"backlog gone", 80 * time.Second, 8, span(withRates(q(0, 40), 10, 80)), 20, false},
+		{"a burst finds the pods idle", 90 * time.Second, 8, span(withRates(q(3000, 0), 500, 40)), 20, false},
+		{"a lower bound above the estimate corrects it", 100 * time.Second, 8, span(withRates(q(2900, 0), 500, 200)),
+			20 + (25-20)*(1-math.Exp2(-30.0/60)), false},
+	}
+	run := func(state policy.State, steps []step) policy.State {
+		for _, s := range steps {
+			_, state = policy.Decide(spec, obs(s.replicas, s.queue), state, t0.Add(s.at))
+			if math.Abs(s.want-state.PerPodRate) > 1e-9 || s.bound != state.PerPodRateBound {
+				t.Errorf("%s: PerPodRate = %v (bound %v), want %v (bound %v)", s.name, state.PerPodRate, state.PerPodRateBound, s.want, s.bound)
+			}
+		}
+		return state
+	}
+	run(policy.State{}, steps)
+
+	// Just after a scale-down, pods that are gone did part of the span's
+	// work: a partial sample overstates and is not used.
+	run(policy.State{PerPodRate: 10, PerPodRateAt: t0.Add(-time.Hour), LastScaleDown: t0.Add(-10 * time.Second)}, []step{
+		{"10 s after a scale-down to 4", 0, 4, span(withRates(q(1000, 0), 10, 80)), 10, false},
+	})
 }
 
 // pods builds CPU samples: n pods with the given usage of a 1000m request.
@@ -306,18 +357,18 @@ func TestCombine(t *testing.T) {
 			Reason: "depth 2000 > 10 pods x 100 wants 20; scale 10 -> 20",
 		}},
 		{"rate highest", withRates(q(0, 600), 290, 290), cpu(500), summary{
-			Desired: 30, Apply: true, DrivenBy: policy.DrivenByRate,
-			Reason: "need 300.0/s (arrivals 290.0/s + backlog 600 in 1m0s) > 10 pods x 10.0/s wants 30; scale 10 -> 30",
+			Desired: 34, Apply: true, DrivenBy: policy.DrivenByRate,
+			Reason: "need 300.0/s (arrivals 290.0/s + backlog 600 in 1m0s) > 10 pods x 9.0/s (90% of 10.0/s) wants 34; scale 10 -> 34",
 		}},
 		{"cpu highest", withRates(q(0, 600), 90, 90), cpu(1000), summary{
 			Desired: 20, Apply: true, DrivenBy: policy.DrivenByCPU,
 			Reason: "cpu 100% > target 50% wants 20; scale 10 -> 20",
 		}},
-		{"a tie goes to the first signal", withRates(q(0, 1000), 100-1000.0/60, 10), cpu(500), summary{
+		{"a tie goes to the first signal", withRates(q(0, 1000), 90-1000.0/60, 10), cpu(500), summary{
 			Desired: 10, DrivenBy: policy.DrivenByDepth,
 			Reason: "depth 1000 = 10 pods x 100 wants 10; hold 10",
 		}},
-		{"every signal within tolerance: keep current and say so", withRates(q(0, 1050), 90, 90), cpu(540), summary{
+		{"every signal within tolerance: keep current and say so", withRates(q(0, 1050), 80, 80), cpu(540), summary{
 			Desired: 10, DrivenBy: policy.DrivenByDepth,
 			Limits: []policy.Limit{{Kind: policy.LimitTolerance, From: 11, To: 10}},
 			Reason: "depth 1050 > 10 pods x 100 wants 11; tolerance 11 -> 10; hold 10",

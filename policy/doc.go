@@ -31,8 +31,18 @@
 // Reason). The Decision says what was chosen, what drove it and which
 // limits clipped it, in fields and in one sentence.
 //
+// The per-pod rate is learned only while every pod is busy (a message
+// waiting for each, every pod consuming). The controller's rates are
+// averages over a span (QueueObservation.RateSpan, about 30 s), so a sample
+// counts fully only once the current replicas have been saturated for the
+// whole span; a sample from a span that began before a scale-up or a burst
+// understates one pod and serves only as a lower bound (State
+// PerPodRateBound). The rate signal then plans pods at RateUtilization (90%)
+// of the rate. `rabbitscale simulate` showed both: smoothing in understated
+// samples held 12-40% too many pods, and planning at 100% made a ramp flap.
+//
 // state.go is the memory between ticks: a compact scale-down window, the
-// last scale times, the learned per-pod rate and three time trackers. It is
+// last scale times, the learned per-pod rate and four time trackers. It is
 // a plain value that round-trips through JSON exactly; annotation.go encodes
 // it and the Decision for their annotations.
 //

@@ -1,6 +1,9 @@
 package policy
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // Observation is what the controller saw in one tick for one workload.
 type Observation struct {
@@ -36,6 +39,12 @@ type QueueObservation struct {
 	DeliverRate float64 `json:"deliverRate"`
 	// AckRate counts acknowledgements.
 	AckRate float64 `json:"ackRate"`
+	// RateSpan is the time the rates average over: the span between the
+	// two counter samples they come from. The per-pod rate is learned only
+	// from rates whose whole span the current replicas spent saturated, so
+	// that pods still starting (or idle before a burst) do not drag the
+	// sample down. Zero means the rates are instantaneous.
+	RateSpan time.Duration `json:"rateSpan,omitempty"`
 }
 
 // CPUObservation carries one sample per pod of the workload, for the CPU
@@ -76,6 +85,7 @@ func (q QueueObservation) sanitize() QueueObservation {
 	q.Ready = max(q.Ready, 0)
 	q.Unacked = max(q.Unacked, 0)
 	q.Consumers = max(q.Consumers, 0)
+	q.RateSpan = max(q.RateSpan, 0)
 	if !q.RatesAvailable || !usableRate(q.PublishRate) || !usableRate(q.DeliverRate) || !usableRate(q.AckRate) {
 		q.RatesAvailable = false
 		q.PublishRate, q.DeliverRate, q.AckRate = 0, 0, 0

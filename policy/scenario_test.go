@@ -124,30 +124,32 @@ func TestScenarioBurst(t *testing.T) {
 
 // TestScenarioSteadyLoad: with rate-aware sizing a steady flow keeps the
 // pods it needs although the backlog is small, follows a step up in load,
-// and comes back down one window after it.
+// and comes back down one window after it. Pods finish 20 msg/s each; the
+// engine plans them at 90% of that.
 func TestScenarioSteadyLoad(t *testing.T) {
 	spec := mustSpec(t, policy.KeyMaxReplicas, "20", policy.KeyTargetDrainSeconds, "60")
-	saturated := withRates(q(50, 100), 200, 200) // 10 pods x 20/s, a few messages always waiting
-	var steps []step
-	steps = append(steps, every(0, 10*time.Minute, time.Minute, func(int, string) step {
-		return step{queue: saturated, want: "10 -> 10 rate [tolerance]"}
+	steps := []step{
+		{"0s", withRates(q(50, 100), 200, 200), "10 -> 12 rate", // 10 pods saturated at 20/s each
+			"need 202.5/s (arrivals 200.0/s + backlog 150 in 1m0s) > 10 pods x 18.0/s (90% of 20.0/s) wants 12; scale 10 -> 12"},
+	}
+	steps = append(steps, every(time.Minute, 10*time.Minute, time.Minute, func(int, string) step {
+		return step{queue: withRates(q(0, 60), 200, 200), want: "12 -> 12 rate"}
 	})...)
-	steps[0].reason = "need 202.5/s (arrivals 200.0/s + backlog 150 in 1m0s) > 10 pods x 20.0/s wants 11; tolerance 11 -> 10; hold 10"
 	steps = append(steps,
-		step{"11m0s", withRates(q(1200, 100), 400, 200), "10 -> 20 rate [max-replicas]",
-			"need 421.7/s (arrivals 400.0/s + backlog 1300 in 1m0s) > 10 pods x 20.0/s wants 22; max-replicas 22 -> 20; scale 10 -> 20"},
-		step{"12m0s", withRates(q(800, 200), 400, 400), "20 -> 20 rate [tolerance]", ""},
+		step{"11m0s", withRates(q(1200, 100), 340, 240), "12 -> 20 rate [max-replicas]",
+			"need 361.7/s (arrivals 340.0/s + backlog 1300 in 1m0s) > 12 pods x 18.0/s (90% of 20.0/s) wants 21; max-replicas 21 -> 20; scale 12 -> 20"},
+		step{"12m0s", withRates(q(800, 200), 340, 400), "20 -> 20 rate", ""},
 	)
 	steps = append(steps, every(13*time.Minute, 19*time.Minute, time.Minute, func(int, string) step {
-		return step{queue: withRates(q(0, 200), 400, 400), want: "20 -> 20 rate [tolerance]"}
+		return step{queue: withRates(q(0, 200), 340, 340), want: "20 -> 20 rate"}
 	})...)
 	steps = append(steps, every(20*time.Minute, 23*time.Minute, time.Minute, func(int, string) step {
 		return step{queue: withRates(q(0, 100), 200, 200), want: "20 -> 20 rate [scale-down-window]"}
 	})...)
 	steps = append(steps,
-		step{"24m0s", withRates(q(0, 100), 200, 200), "20 -> 11 rate",
-			"need 201.7/s (arrivals 200.0/s + backlog 100 in 1m0s) < 20 pods x 20.0/s wants 11; scale 20 -> 11"},
-		step{"25m0s", withRates(q(0, 100), 200, 200), "11 -> 11 rate", ""},
+		step{"24m0s", withRates(q(0, 100), 200, 200), "20 -> 12 rate",
+			"need 201.7/s (arrivals 200.0/s + backlog 100 in 1m0s) < 20 pods x 18.0/s (90% of 20.0/s) wants 12; scale 20 -> 12"},
+		step{"25m0s", withRates(q(0, 100), 200, 200), "12 -> 12 rate", ""},
 	)
 	_, state := replay(t, spec, 10, policy.State{}, steps)
 	if state.PerPodRate != 20 {
@@ -335,14 +337,12 @@ func TestScenarioKEDAActivationBug(t *testing.T) {
 			switch {
 			case i < 20:
 				want = "20 -> 20 rate [scale-down-window]"
-			case i == 20:
-				want = "20 -> 11 rate"
-			case i%4 == 2: // no backlog: 50/s needs 10 pods, within tolerance of 11
-				want = "11 -> 11 rate [tolerance]"
-			case i%4 == 1: // 49/s needs 10 pods, beyond tolerance; the window keeps 11
-				want = "11 -> 11 rate [scale-down-window]"
+			case i == 20: // 50/s at 90% of 5/s per pod
+				want = "20 -> 12 rate"
+			case i%4 == 1: // 49/s needs 11 pods, within tolerance of 12
+				want = "12 -> 12 rate [tolerance]"
 			default:
-				want = "11 -> 11 rate"
+				want = "12 -> 12 rate"
 			}
 			return step{queue: hover[i%4], want: want}
 		})

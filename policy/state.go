@@ -32,6 +32,17 @@ type State struct {
 	PerPodRate float64 `json:"perPodRate,omitempty"`
 	// PerPodRateAt is the time of the last sample learned.
 	PerPodRateAt time.Time `json:"perPodRateAt,omitzero"`
+	// PerPodRateBound is true while the rate comes only from samples whose
+	// span was partly unsaturated (just after a scale-up, or a burst that
+	// found the pods idle): a lower bound, replaced by the first sample of
+	// a wholly saturated span.
+	PerPodRateBound bool `json:"perPodRateBound,omitempty"`
+	// SaturatedSince is when the consumers last became saturated (a
+	// message waiting for every pod, every pod consuming) at
+	// SaturatedReplicas; zero while they are not. A sample is learned only
+	// once saturation has lasted the rates' whole span.
+	SaturatedSince    time.Time `json:"saturatedSince,omitzero"`
+	SaturatedReplicas int32     `json:"saturatedReplicas,omitempty"`
 
 	// QueueFailingSince is when the queue signal started failing; zero
 	// while it works.
@@ -54,10 +65,11 @@ type Recommendation struct {
 // rateHalfLife is the half-life of the per-pod rate's exponential smoothing.
 const rateHalfLife = time.Minute
 
-// learnRate folds a per-pod processing-rate sample into the smoothed rate.
+// learnRate folds an unbiased per-pod processing-rate sample into the
+// smoothed rate; it replaces a rate that was only a lower bound.
 func (s *State) learnRate(sample float64, now time.Time) {
-	if s.PerPodRate <= 0 || s.PerPodRateAt.IsZero() {
-		s.PerPodRate, s.PerPodRateAt = sample, now
+	if s.PerPodRate <= 0 || s.PerPodRateAt.IsZero() || s.PerPodRateBound {
+		s.PerPodRate, s.PerPodRateAt, s.PerPodRateBound = sample, now, false
 		return
 	}
 	dt := now.Sub(s.PerPodRateAt)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/rabbitscale/rabbitscale/policy"
 )
 
 // Epoch is the simulated clock's time zero. Nothing in a run reads the
@@ -171,7 +173,7 @@ type rates struct {
 	pts []sample
 }
 
-func (r *rates) observe(s sample) (pub, del, ack float64, ok bool) {
+func (r *rates) observe(s sample, q *policy.QueueObservation) {
 	if n := len(r.pts); n > 0 {
 		last := r.pts[n-1]
 		switch {
@@ -194,8 +196,11 @@ func (r *rates) observe(s sample) (pub, del, ack float64, ok bool) {
 	base := r.pts[0]
 	span := float64(cur.at - base.at)
 	if span < 10 {
-		return 0, 0, 0, false
+		q.RatesAvailable = false
+		return
 	}
-	return float64(cur.published-base.published) / span, float64(cur.delivered-base.delivered) / span,
-		float64(cur.acks-base.acks) / span, true
+	q.RatesAvailable, q.RateSpan = true, time.Duration(cur.at-base.at)*time.Second
+	q.PublishRate = float64(cur.published-base.published) / span
+	q.DeliverRate = float64(cur.delivered-base.delivered) / span
+	q.AckRate = float64(cur.acks-base.acks) / span
 }

@@ -103,7 +103,7 @@ func Run(w Workload, duration time.Duration, m Model, c Controller) (*Result, er
 				q := &v.Observation.Queue
 				q.Available = true
 				q.Ready, q.Unacked, q.Consumers = last.ready, last.unacked, last.consumers
-				q.PublishRate, q.DeliverRate, q.AckRate, q.RatesAvailable = tracker.observe(last)
+				tracker.observe(last, q)
 			}
 			v.Observation.CPU = s.cpu(t)
 			ch := c.Decide(Epoch.Add(at), v)
