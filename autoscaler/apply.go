@@ -8,6 +8,7 @@ import (
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -22,10 +23,23 @@ import (
 var ErrReplicasChanged = errors.New("replicas changed since the decision")
 
 // scale sets w's replicas to d.Desired through the scale subresource. The
-// update carries the scale's resourceVersion, so a concurrent writer makes
-// it fail with a conflict; it is retried only while the replicas are still
-// the ones the decision started from.
+// update carries a resourceVersion, so a concurrent writer makes it fail
+// with a conflict. The first try uses the informer's copy, from which the
+// decision was made: the scale shares the workload's resourceVersion, so no
+// read is needed. After a conflict (the copy was stale) it reads the scale
+// and retries only while the replicas are still the ones the decision
+// started from.
 func (c *Controller) scale(ctx context.Context, w *workload, d policy.Decision) error {
+	if w.ResourceVersion != "" && w.Replicas == d.Current {
+		s := &autoscalingv1.Scale{
+			ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: w.Name, ResourceVersion: w.ResourceVersion},
+			Spec:       autoscalingv1.ScaleSpec{Replicas: d.Desired},
+		}
+		_, err := c.updateScale(ctx, w, s)
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+	}
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		s, err := c.getScale(ctx, w)
 		if err != nil {

@@ -2,7 +2,9 @@ package autoscaler
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stypes "k8s.io/apimachinery/pkg/types"
@@ -58,7 +61,7 @@ type fixture struct {
 
 func deployment(name string, replicas int32, ann map[string]string) *appsv1.Deployment {
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: k8stypes.UID("uid-" + name), Annotations: ann},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: k8stypes.UID("uid-" + name), Annotations: ann, ResourceVersion: "1"},
 		Spec:       appsv1.DeploymentSpec{Replicas: ptr.To(replicas)},
 	}
 }
@@ -93,7 +96,8 @@ func newFixtureWith(t *testing.T, configure func(*Config), objs ...runtime.Objec
 }
 
 // getScale and updateScale give the fake clientset the scale subresource,
-// backed by the Deployment's spec.replicas.
+// backed by the Deployment's spec.replicas and sharing its resourceVersion,
+// which an update must match, as the API server's does.
 func (f *fixture) getScale(a k8stesting.Action) (bool, runtime.Object, error) {
 	if a.GetSubresource() != "scale" {
 		return false, nil, nil
@@ -104,7 +108,7 @@ func (f *fixture) getScale(a k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, err
 	}
 	d := obj.(*appsv1.Deployment)
-	return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name},
+	return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name, ResourceVersion: d.ResourceVersion},
 		Spec: autoscalingv1.ScaleSpec{Replicas: *d.Spec.Replicas}}, nil
 }
 
@@ -119,7 +123,14 @@ func (f *fixture) updateScale(a k8stesting.Action) (bool, runtime.Object, error)
 		return true, nil, err
 	}
 	d := obj.(*appsv1.Deployment).DeepCopy()
+	if s.ResourceVersion != "" && s.ResourceVersion != d.ResourceVersion {
+		return true, nil, apierrors.NewConflict(gvr.GroupResource(), s.Name, errors.New("the object has been modified"))
+	}
+	rv, _ := strconv.Atoi(d.ResourceVersion)
+	d.ResourceVersion = strconv.Itoa(rv + 1)
 	d.Spec.Replicas = ptr.To(s.Spec.Replicas)
+	s = s.DeepCopy()
+	s.ResourceVersion = d.ResourceVersion
 	return true, s, f.kube.Tracker().Update(gvr, d, d.Namespace)
 }
 
@@ -277,12 +288,20 @@ func TestGlobalDryRunChangesNothingAndSaysSo(t *testing.T) {
 func TestStaleDecisionIsDroppedNotApplied(t *testing.T) {
 	f := newFixture(t, false, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")))
 	f.broker.depth["jobs"] = 700
-	// Someone else scales to 4 between the informer's view and the update.
+	// Someone else scales to 4 between the informer's view and the update:
+	// the informer's resourceVersion no longer matches, and a read finds 4.
+	gvr := appsv1.SchemeGroupVersion.WithResource("deployments")
+	f.kube.PrependReactor("update", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if s, ok := a.(k8stesting.UpdateAction).GetObject().(*autoscalingv1.Scale); ok && s.ResourceVersion == "1" {
+			return true, nil, apierrors.NewConflict(gvr.GroupResource(), s.Name, errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
 	f.kube.PrependReactor("get", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() != "scale" {
 			return false, nil, nil
 		}
-		return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "worker"},
+		return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "worker", ResourceVersion: "2"},
 			Spec: autoscalingv1.ScaleSpec{Replicas: 4}}, nil
 	})
 	res := f.ctrl.Tick(context.Background())
@@ -292,6 +311,68 @@ func TestStaleDecisionIsDroppedNotApplied(t *testing.T) {
 	if evs := f.events(); len(evs) != 0 {
 		t.Errorf("events = %q, want none for a decision that went stale", evs)
 	}
+}
+
+// TestScaleFromTheInformersCopy: a change costs one update of the scale
+// subresource and one patch of the annotations, with no read of the scale,
+// when the informer's copy is current; when it is stale, the update's
+// conflict makes the controller read the scale and try again.
+func TestScaleFromTheInformersCopy(t *testing.T) {
+	scaleCalls := func(f *fixture) []string {
+		var calls []string
+		for _, a := range f.kube.Actions() {
+			if a.GetSubresource() == "scale" {
+				calls = append(calls, a.GetVerb())
+			}
+		}
+		f.kube.ClearActions()
+		return calls
+	}
+	t.Run("current copy", func(t *testing.T) {
+		f := newFixture(t, false, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")))
+		f.broker.depth["jobs"] = 700
+		f.kube.ClearActions()
+		if res := f.ctrl.Tick(context.Background()); res.Changed != 1 {
+			t.Fatalf("tick result = %+v, want 1 change", res)
+		}
+		if diff := cmp.Diff([]string{"update"}, scaleCalls(f)); diff != "" {
+			t.Errorf("scale subresource calls diff (-want +got):\n%s", diff)
+		}
+		if got := f.replicas("worker"); got != 7 {
+			t.Errorf("replicas = %d, want 7", got)
+		}
+	})
+	t.Run("stale copy", func(t *testing.T) {
+		f := newFixture(t, false, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")))
+		f.broker.depth["jobs"] = 700
+		// Another writer touches the Deployment (not its replicas) just
+		// before the controller's first update.
+		gvr := appsv1.SchemeGroupVersion.WithResource("deployments")
+		f.kube.PrependReactor("update", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if s, ok := a.(k8stesting.UpdateAction).GetObject().(*autoscalingv1.Scale); ok && s.ResourceVersion == "1" {
+				obj, err := f.kube.Tracker().Get(gvr, "ns", "worker")
+				if err != nil {
+					return true, nil, err
+				}
+				d := obj.(*appsv1.Deployment).DeepCopy()
+				d.ResourceVersion = "2"
+				if err := f.kube.Tracker().Update(gvr, d, "ns"); err != nil {
+					return true, nil, err
+				}
+			}
+			return false, nil, nil
+		})
+		f.kube.ClearActions()
+		if res := f.ctrl.Tick(context.Background()); res.Changed != 1 {
+			t.Fatalf("tick result = %+v, want 1 change", res)
+		}
+		if diff := cmp.Diff([]string{"update", "get", "update"}, scaleCalls(f)); diff != "" {
+			t.Errorf("scale subresource calls diff (-want +got):\n%s", diff)
+		}
+		if got := f.replicas("worker"); got != 7 {
+			t.Errorf("replicas = %d, want 7", got)
+		}
+	})
 }
 
 func TestStripWorkloadKeepsWhatTheControllerReads(t *testing.T) {

@@ -38,7 +38,10 @@ type workload struct {
 	Replicas int32
 	// Selector selects the workload's pods.
 	Selector *metav1.LabelSelector
-	obj      runtime.Object // for events
+	// ResourceVersion is the informer's; the scale subresource shares it,
+	// so a scale update can carry it as its precondition.
+	ResourceVersion string
+	obj             runtime.Object // for events
 }
 
 func (w *workload) key() string {
@@ -49,12 +52,14 @@ func (w *workload) String() string { return w.key() }
 
 func fromDeployment(d *appsv1.Deployment) workload {
 	return workload{Kind: KindDeployment, Namespace: d.Namespace, Name: d.Name, UID: d.UID,
-		Annotations: d.Annotations, Replicas: replicasOrOne(d.Spec.Replicas), Selector: d.Spec.Selector, obj: d}
+		Annotations: d.Annotations, Replicas: replicasOrOne(d.Spec.Replicas), Selector: d.Spec.Selector,
+		ResourceVersion: d.ResourceVersion, obj: d}
 }
 
 func fromStatefulSet(s *appsv1.StatefulSet) workload {
 	return workload{Kind: KindStatefulSet, Namespace: s.Namespace, Name: s.Name, UID: s.UID,
-		Annotations: s.Annotations, Replicas: replicasOrOne(s.Spec.Replicas), Selector: s.Spec.Selector, obj: s}
+		Annotations: s.Annotations, Replicas: replicasOrOne(s.Spec.Replicas), Selector: s.Spec.Selector,
+		ResourceVersion: s.ResourceVersion, obj: s}
 }
 
 func replicasOrOne(r *int32) int32 {
