@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,31 +74,16 @@ var queueLabels = []string{"kind", "namespace", "workload", "broker", "queue"}
 // for concurrent use. A nil *Controller ignores every call, so that code
 // without metrics need not test for it.
 type Controller struct {
-	ready, unacked, consumers        *prometheus.GaugeVec
-	arrival, processing, perPodRate  *prometheus.GaugeVec
-	queueAvailable, ratesAvailable   *prometheus.GaugeVec
-	signal, recommendation           *prometheus.GaugeVec
-	desired, current, minRep, maxRep *prometheus.GaugeVec
-	paused, dryRun                   *prometheus.GaugeVec
-	decisions, clipped, scaleEvents  *prometheus.CounterVec
-	errs                             *prometheus.CounterVec
-	tick, apply                      prometheus.Histogram
-	brokerLatency                    *prometheus.HistogramVec
-	brokerErrors                     *prometheus.CounterVec
-	brokerUp                         *prometheus.GaugeVec
-	lastTick                         prometheus.Gauge
+	workloads *workloadCollector
+	errs      *prometheus.CounterVec
+	tick      prometheus.Histogram
+	apply     prometheus.Histogram
 
-	// workloadVecs are the vectors with workload labels, for ForgetWorkload.
-	workloadVecs []*prometheus.MetricVec
-
-	mu sync.Mutex
-	// queueOf remembers each workload's queue labels, so that a changed
-	// selection does not leave the old series behind.
-	queueOf map[workloadKey]queueRef
+	brokerLatency *prometheus.HistogramVec
+	brokerErrors  *prometheus.CounterVec
+	brokerUp      *prometheus.GaugeVec
+	lastTick      prometheus.Gauge
 }
-
-type workloadKey struct{ kind, namespace, name string }
-type queueRef struct{ broker, queue string }
 
 // NewController creates the controller's collectors and registers them with
 // reg (nil registers nothing). Like promauto, it panics when reg already
@@ -112,29 +96,9 @@ func NewController(reg prometheus.Registerer) *Controller {
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 	}
-	with := func(extra ...string) []string { return append(append([]string(nil), workloadLabels...), extra...) }
-
 	c := &Controller{
-		ready:          gauge("workload_queue_messages_ready", "Messages ready for delivery in the workload's queues, summed.", queueLabels),
-		unacked:        gauge("workload_queue_messages_unacked", "Messages delivered and not yet acknowledged in the workload's queues, summed.", queueLabels),
-		consumers:      gauge("workload_queue_consumers", "Consumers on the workload's queues, summed.", queueLabels),
-		arrival:        gauge("workload_arrival_rate_messages_per_second", "Messages published into the workload's queues per second, computed from the broker's counters.", queueLabels),
-		processing:     gauge("workload_processing_rate_messages_per_second", "Messages the workload's consumers acknowledge (or receive, with auto-ack) per second.", queueLabels),
-		perPodRate:     gauge("workload_per_pod_rate_messages_per_second", "Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when the rate signal is off.", workloadLabels),
-		queueAvailable: gauge("workload_queue_available", "1 when the workload's queues could be read this tick, 0 when the controller holds or falls back.", queueLabels),
-		ratesAvailable: gauge("workload_rates_available", "1 when arrival and processing rates could be computed this tick.", queueLabels),
-		signal:         gauge("workload_signal_recommendation_replicas", "Replicas each enabled signal with data asks for, before tolerance, cooldowns, steps and bounds.", with("signal")),
-		recommendation: gauge("workload_recommendation_replicas", "Combined recommendation of the signals before cooldowns, steps and bounds.", workloadLabels),
-		desired:        gauge("workload_desired_replicas", "Replicas the last decision chose (what would be applied when paused or in dry-run).", workloadLabels),
-		current:        gauge("workload_current_replicas", "Replicas the workload had when the last decision was made.", workloadLabels),
-		minRep:         gauge("workload_min_replicas", "The workload's min-replicas annotation.", workloadLabels),
-		maxRep:         gauge("workload_max_replicas", "The workload's max-replicas annotation.", workloadLabels),
-		paused:         gauge("workload_paused", "1 when the workload's paused annotation is true.", workloadLabels),
-		dryRun:         gauge("workload_dry_run", "1 when the workload is in dry-run (annotation or controller flag).", workloadLabels),
-		decisions:      counter("decisions_total", "Decisions made, by what drove the recommendation (depth, rate, cpu, hold, fallback, idle, activation).", with("driven_by")),
-		clipped:        counter("decisions_clipped_total", "Decisions a limit moved away from what the signals asked for, by limit kind.", with("limit")),
-		scaleEvents:    counter("scale_events_total", "Replica changes applied, by direction and by what drove the decision.", with("direction", "driven_by")),
-		errs:           counter("errors_total", "Errors of the controller, by kind (broker, queue, spec, cpu, apply, state, other).", []string{"kind"}),
+		workloads: newWorkloadCollector(),
+		errs:      counter("errors_total", "Errors of the controller, by kind (broker, queue, spec, cpu, apply, state, other).", []string{"kind"}),
 		tick: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "tick_duration_seconds",
 			Help: "Time one tick takes: every broker read, every decision and every apply.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
 		apply: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "apply_duration_seconds",
@@ -145,13 +109,6 @@ func NewController(reg prometheus.Registerer) *Controller {
 		brokerUp:     gauge("broker_up", "1 when the last read of the broker succeeded.", []string{"broker"}),
 		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_tick_timestamp_seconds",
 			Help: "Unix time at which the last tick finished."}),
-		queueOf: map[workloadKey]queueRef{},
-	}
-	c.workloadVecs = []*prometheus.MetricVec{
-		c.ready.MetricVec, c.unacked.MetricVec, c.consumers.MetricVec, c.arrival.MetricVec, c.processing.MetricVec,
-		c.perPodRate.MetricVec, c.queueAvailable.MetricVec, c.ratesAvailable.MetricVec, c.signal.MetricVec,
-		c.recommendation.MetricVec, c.desired.MetricVec, c.current.MetricVec, c.minRep.MetricVec, c.maxRep.MetricVec,
-		c.paused.MetricVec, c.dryRun.MetricVec, c.decisions.MetricVec, c.clipped.MetricVec, c.scaleEvents.MetricVec,
 	}
 	for _, k := range errorKinds {
 		c.errs.WithLabelValues(k) // every kind exported from the start, so that rate() sees the first error
@@ -164,9 +121,7 @@ func NewController(reg prometheus.Registerer) *Controller {
 
 func (c *Controller) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		c.ready, c.unacked, c.consumers, c.arrival, c.processing, c.perPodRate, c.queueAvailable, c.ratesAvailable,
-		c.signal, c.recommendation, c.desired, c.current, c.minRep, c.maxRep, c.paused, c.dryRun,
-		c.decisions, c.clipped, c.scaleEvents, c.errs, c.tick, c.apply, c.brokerLatency, c.brokerErrors, c.brokerUp, c.lastTick,
+		c.workloads, c.errs, c.tick, c.apply, c.brokerLatency, c.brokerErrors, c.brokerUp, c.lastTick,
 	}
 }
 
@@ -195,81 +150,7 @@ func (c *Controller) ObserveWorkload(kind, namespace, name, broker, queueSel str
 	if c == nil {
 		return
 	}
-	wk := workloadKey{kind, namespace, name}
-	c.mu.Lock()
-	old, known := c.queueOf[wk]
-	if known && old != (queueRef{broker, queueSel}) {
-		c.deleteQueueSeries(wk, old)
-	}
-	c.queueOf[wk] = queueRef{broker, queueSel}
-	c.mu.Unlock()
-	if !known {
-		// Start the scale event counters at 0: increase() over a series
-		// whose first sample is already 1 is 0, so the first scale-up of a
-		// workload would never show on a dashboard or in an alert.
-		for _, dir := range []string{DirectionUp, DirectionDown} {
-			for _, by := range scalingDrivers {
-				c.scaleEvents.WithLabelValues(kind, namespace, name, dir, string(by))
-			}
-		}
-	}
-
-	ql := []string{kind, namespace, name, broker, queueSel}
-	q := obs.Queue
-	c.queueAvailable.WithLabelValues(ql...).Set(boolValue(q.Available))
-	c.ratesAvailable.WithLabelValues(ql...).Set(boolValue(q.Available && q.RatesAvailable))
-	if q.Available {
-		c.ready.WithLabelValues(ql...).Set(float64(q.Ready))
-		c.unacked.WithLabelValues(ql...).Set(float64(q.Unacked))
-		c.consumers.WithLabelValues(ql...).Set(float64(q.Consumers))
-	} else {
-		// A value that is not known is absent, not zero: a dashboard must
-		// not draw an outage as an empty queue.
-		c.ready.DeleteLabelValues(ql...)
-		c.unacked.DeleteLabelValues(ql...)
-		c.consumers.DeleteLabelValues(ql...)
-	}
-	if q.Available && q.RatesAvailable {
-		c.arrival.WithLabelValues(ql...).Set(q.PublishRate)
-		processed := q.AckRate
-		if processed == 0 {
-			processed = q.DeliverRate // auto-ack consumers never ack
-		}
-		c.processing.WithLabelValues(ql...).Set(processed)
-	} else {
-		c.arrival.DeleteLabelValues(ql...)
-		c.processing.DeleteLabelValues(ql...)
-	}
-
-	wl := []string{kind, namespace, name}
-	if rate := d.Signals.Rate; rate.Enabled && rate.Target > 0 {
-		c.perPodRate.WithLabelValues(wl...).Set(rate.Target)
-	} else {
-		c.perPodRate.DeleteLabelValues(wl...)
-	}
-	for sig, s := range map[string]policy.Signal{SignalDepth: d.Signals.Depth, SignalRate: d.Signals.Rate, SignalCPU: d.Signals.CPU} {
-		if s.Enabled && s.Available {
-			c.signal.WithLabelValues(kind, namespace, name, sig).Set(float64(s.Recommendation))
-		} else {
-			c.signal.DeleteLabelValues(kind, namespace, name, sig)
-		}
-	}
-	c.recommendation.WithLabelValues(wl...).Set(float64(d.Recommendation))
-	c.desired.WithLabelValues(wl...).Set(float64(d.Desired))
-	c.current.WithLabelValues(wl...).Set(float64(d.Current))
-	c.minRep.WithLabelValues(wl...).Set(float64(spec.MinReplicas))
-	c.maxRep.WithLabelValues(wl...).Set(float64(spec.MaxReplicas))
-	c.paused.WithLabelValues(wl...).Set(boolValue(spec.Paused))
-	c.dryRun.WithLabelValues(wl...).Set(boolValue(spec.DryRun || d.Limited(policy.LimitDryRun)))
-
-	c.decisions.WithLabelValues(kind, namespace, name, string(d.DrivenBy)).Inc()
-	seen := map[policy.LimitKind]bool{}
-	for _, l := range d.Limits {
-		if !seen[l.Kind] {
-			seen[l.Kind] = true
-			c.clipped.WithLabelValues(kind, namespace, name, string(l.Kind)).Inc()
-		}
-	}
+	c.workloads.observe(workloadKey{kind, namespace, name}, broker, queueSel, obs, d, spec)
 }
 
 // ObserveScale counts one applied replica change: direction is DirectionUp
@@ -278,12 +159,8 @@ func (c *Controller) ObserveScale(kind, namespace, name, direction string, drive
 	if c == nil {
 		return
 	}
-	c.scaleEvents.WithLabelValues(kind, namespace, name, direction, string(drivenBy)).Inc()
+	c.workloads.scaled(workloadKey{kind, namespace, name}, direction, drivenBy)
 }
-
-// scalingDrivers are the drivers that can change replicas (hold cannot).
-var scalingDrivers = []policy.Driver{policy.DrivenByDepth, policy.DrivenByRate, policy.DrivenByCPU,
-	policy.DrivenByFallback, policy.DrivenByIdle, policy.DrivenByActivation}
 
 // Direction returns DirectionUp or DirectionDown for a change from current
 // to desired replicas, and "" when they are equal.
@@ -365,13 +242,7 @@ func (c *Controller) ForgetWorkload(kind, namespace, name string) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	delete(c.queueOf, workloadKey{kind, namespace, name})
-	c.mu.Unlock()
-	match := prometheus.Labels{"kind": kind, "namespace": namespace, "workload": name}
-	for _, v := range c.workloadVecs {
-		v.DeletePartialMatch(match)
-	}
+	c.workloads.forget(workloadKey{kind, namespace, name})
 }
 
 // ForgetBroker deletes the series of a broker that left the configuration.
@@ -383,13 +254,6 @@ func (c *Controller) ForgetBroker(broker string) {
 	c.brokerLatency.DeletePartialMatch(match)
 	c.brokerErrors.DeletePartialMatch(match)
 	c.brokerUp.DeletePartialMatch(match)
-}
-
-func (c *Controller) deleteQueueSeries(wk workloadKey, old queueRef) {
-	lv := []string{wk.kind, wk.namespace, wk.name, old.broker, old.queue}
-	for _, v := range []*prometheus.GaugeVec{c.ready, c.unacked, c.consumers, c.arrival, c.processing, c.queueAvailable, c.ratesAvailable} {
-		v.DeleteLabelValues(lv...)
-	}
 }
 
 func boolValue(b bool) float64 {

@@ -30,11 +30,12 @@ func scaleUp() (policy.Observation, policy.Decision, policy.Spec) {
 		Current: 10, Desired: 12, Apply: true, Recommendation: 14, DrivenBy: policy.DrivenByDepth,
 		Signals: policy.Signals{
 			Depth: policy.Signal{Enabled: true, Available: true, Value: 4200, Target: 300, Recommendation: 14},
-			Rate:  policy.Signal{Enabled: true, Available: true, Value: 130, Target: 9.5, Recommendation: 14},
+			Rate:  policy.Signal{Enabled: true, Available: true, Value: 130, Target: 9.45, Recommendation: 14},
 			CPU:   policy.Signal{Enabled: false},
 		},
-		Limits: []policy.Limit{{Kind: policy.LimitScaleUpStep, From: 14, To: 12}},
-		Reason: "depth 4200 > 10 pods x 300 wants 14; max-scale-up-step 14 -> 12; scale 10 -> 12",
+		PerPodRate: 10.5, // the rate signal plans pods at 90% of it: Target 9.45
+		Limits:     []policy.Limit{{Kind: policy.LimitScaleUpStep, From: 14, To: 12}},
+		Reason:     "depth 4200 > 10 pods x 300 wants 14; max-scale-up-step 14 -> 12; scale 10 -> 12",
 	}
 	return obs, d, spec
 }
@@ -64,7 +65,7 @@ rabbitscale_workload_arrival_rate_messages_per_second{broker="main",kind="Deploy
 rabbitscale_workload_processing_rate_messages_per_second{broker="main",kind="Deployment",namespace="shop",queue="orders",workload="worker"} 80
 # HELP rabbitscale_workload_per_pod_rate_messages_per_second Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when the rate signal is off.
 # TYPE rabbitscale_workload_per_pod_rate_messages_per_second gauge
-rabbitscale_workload_per_pod_rate_messages_per_second{kind="Deployment",namespace="shop",workload="worker"} 9.5
+rabbitscale_workload_per_pod_rate_messages_per_second{kind="Deployment",namespace="shop",workload="worker"} 10.5
 # HELP rabbitscale_workload_signal_recommendation_replicas Replicas each enabled signal with data asks for, before tolerance, cooldowns, steps and bounds.
 # TYPE rabbitscale_workload_signal_recommendation_replicas gauge
 rabbitscale_workload_signal_recommendation_replicas{kind="Deployment",namespace="shop",signal="depth",workload="worker"} 14

@@ -33,6 +33,13 @@
 //	               rabbitscale_broker_request_duration_seconds{broker}
 //	health         rabbitscale_broker_up{broker}, rabbitscale_last_tick_timestamp_seconds
 //
+// The per-workload series and counters live in workloads.go as one small
+// record per workload, written out as const metrics at scrape time. Metric
+// vectors kept every series' label pairs alive between scrapes: 19 MiB of a
+// 30 MiB heap at 1,000 workloads (make bench-controller, rss-MiB went from
+// 120 to about 80). Changing a workload's queue selection or forgetting the
+// workload replaces or drops its record, so no stale series remain.
+//
 // # Where the controller calls them (autoscaler)
 //
 // The autoscaler.Controller holds one *Controller (nil is allowed and

@@ -198,7 +198,8 @@ func (t *tick) rateSignal() Signal {
 	if t.spec.TargetDrain <= 0 {
 		return Signal{Note: NoteOff}
 	}
-	rate := t.perPodRate() * RateUtilization
+	t.d.PerPodRate = t.perPodRate()
+	rate := t.d.PerPodRate * RateUtilization
 	s := Signal{Enabled: true, Target: rate}
 	switch {
 	case !t.q.Available:
@@ -478,7 +479,7 @@ func (t *tick) appendCause(b []byte) []byte {
 		b = append(b, "/s ("...)
 		b = strconv.AppendFloat(b, 100*RateUtilization, 'f', 0, 64)
 		b = append(b, "% of "...)
-		b = strconv.AppendFloat(b, t.perPodRate(), 'f', 1, 64)
+		b = strconv.AppendFloat(b, t.d.PerPodRate, 'f', 1, 64)
 		b = append(b, "/s)"...)
 		b = appendWants(b, sig.Rate.Recommendation)
 	case DrivenByCPU:

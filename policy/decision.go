@@ -21,6 +21,11 @@ type Decision struct {
 	// DrivenBy names what produced Recommendation.
 	DrivenBy Driver  `json:"drivenBy"`
 	Signals  Signals `json:"signals"`
+	// PerPodRate is the messages per second one pod processes as the rate
+	// signal knows it: learned, or the per-pod-rate annotation until one is
+	// learned; 0 when the signal is off or knows none. The signal's Target
+	// plans each pod at RateUtilization of it.
+	PerPodRate float64 `json:"perPodRate,omitempty"`
 	// Limits lists, in the order applied, every rule that moved the
 	// number away from what the signals asked for.
 	Limits []Limit `json:"limits,omitempty"`
@@ -86,7 +91,8 @@ type Signal struct {
 	// of requested CPU over ready pods for cpu.
 	Value float64 `json:"value"`
 	// Target is per pod: target depth, processing rate in messages per
-	// second, or target CPU percent.
+	// second planned for each pod (RateUtilization of the per-pod rate), or
+	// target CPU percent.
 	Target float64 `json:"target"`
 	// Recommendation is the replica count the signal asks for.
 	Recommendation int32 `json:"recommendation"`

@@ -21,6 +21,8 @@ type RunOptions struct {
 	Burst         int
 	StateSync     time.Duration
 	HealthAddr    string
+	// Profiling serves Go's pprof profiles on HealthAddr.
+	Profiling bool
 
 	LeaderElect     bool
 	LeaseNamespace  string
@@ -61,6 +63,7 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Burst of queries to the Kubernetes API.")
 	fs.DurationVar(&o.StateSync, "state-sync-period", o.StateSync, "How often a workload's state annotation is refreshed when nothing changed (changes write it at once).")
 	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "Address serving /metrics (Prometheus), /healthz and /readyz.")
+	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Also serve Go's profiles under /debug/pprof/ on --health-addr.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader on a Lease so that several replicas can run; only the leader scales.")
 	fs.StringVar(&o.LeaseNamespace, "leader-election-namespace", o.LeaseNamespace, "Namespace of the leader election Lease.")
 	fs.StringVar(&o.LeaseName, "leader-election-id", o.LeaseName, "Name of the leader election Lease.")

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,13 +67,34 @@ func TestRunOptionsFlagsReachTheStruct(t *testing.T) {
 	o := NewRunOptions()
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	o.AddFlags(fs)
-	err := fs.Parse([]string{"--interval=2s", "--dry-run", "--namespace=workers", "--config=/tmp/b.yaml", "--leader-elect=false"})
+	err := fs.Parse([]string{"--interval=2s", "--dry-run", "--namespace=workers", "--config=/tmp/b.yaml", "--leader-elect=false", "--profiling"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := NewRunOptions()
 	want.Interval, want.DryRun, want.Namespace, want.BrokerConfig, want.LeaderElect = 2*time.Second, true, "workers", "/tmp/b.yaml", false
+	want.Profiling = true
 	if diff := cmp.Diff(want, o); diff != "" {
 		t.Errorf("options diff (-want +got):\n%s", diff)
+	}
+}
+
+// TestProfilingIsOptIn: /debug/pprof/ exposes the process's internals, so
+// it is served only with --profiling; /metrics and /healthz always are.
+func TestProfilingIsOptIn(t *testing.T) {
+	var ready atomic.Bool
+	for _, profiling := range []bool{false, true} {
+		srv := httpServer("", &ready, http.NotFoundHandler(), profiling)
+		for path, want := range map[string]int{
+			"/healthz":      http.StatusOK,
+			"/readyz":       http.StatusServiceUnavailable,
+			"/debug/pprof/": map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[profiling],
+		} {
+			rec := httptest.NewRecorder()
+			srv.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			if rec.Code != want {
+				t.Errorf("profiling %v: GET %s = %d, want %d", profiling, path, rec.Code, want)
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -134,7 +135,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	}
 
 	var ready atomic.Bool
-	srv := httpServer(o.HealthAddr, &ready, metrics.Handler(reg))
+	srv := httpServer(o.HealthAddr, &ready, metrics.Handler(reg), o.Profiling)
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error(err, "Health server stopped")
@@ -193,10 +194,18 @@ func run(ctx context.Context, o *RunOptions) error {
 	return nil
 }
 
-// httpServer serves /metrics, /healthz and /readyz.
-func httpServer(addr string, ready *atomic.Bool, metricsHandler http.Handler) *http.Server {
+// httpServer serves /metrics, /healthz and /readyz, and Go's profiles
+// under /debug/pprof/ when profiling is on.
+func httpServer(addr string, ready *atomic.Bool, metricsHandler http.Handler, profiling bool) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metricsHandler)
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {
