@@ -75,13 +75,13 @@ func (c *Controller) updateScale(ctx context.Context, w *workload, s *autoscalin
 // persist writes the state annotation, and the decision annotation, with a
 // merge patch of the workload's metadata only. It writes the decision on
 // every change and whenever the state is written, and writes nothing when
-// neither would change.
+// neither the state nor the decision's summary would change.
 func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d policy.Decision, changed bool, now time.Time) error {
 	state, err := policy.EncodeState(m.state)
 	if err != nil {
 		return err
 	}
-	if !changed && state == m.persisted {
+	if !changed && state == m.persisted && d.Summary() == m.summary {
 		m.syncedAt = now
 		return nil
 	}
@@ -106,6 +106,10 @@ func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d poli
 		return fmt.Errorf("writing the status annotations: %w", err)
 	}
 	klog.FromContext(ctx).V(4).Info("Wrote state", "workload", klog.KRef(w.Namespace, w.Name), "kind", w.Kind)
-	m.persisted, m.syncedAt = state, now
+	durable, err := policy.EncodeState(m.state.Durable())
+	if err != nil {
+		return err
+	}
+	m.persisted, m.durable, m.summary, m.syncedAt = state, durable, d.Summary(), now
 	return nil
 }

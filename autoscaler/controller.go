@@ -2,6 +2,8 @@ package autoscaler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -32,6 +34,9 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context, scope queue.Scope) (*queue.Snapshot, error)
 }
 
+// DefaultStateSyncPeriod is the default Config.StateSyncPeriod.
+const DefaultStateSyncPeriod = 5 * time.Minute
+
 // Config is what New needs. Brokers maps the names workloads use in
 // rabbitscale.io/broker to their readers.
 type Config struct {
@@ -43,9 +48,10 @@ type Config struct {
 	Interval time.Duration
 	// DryRun decides and reports for every workload but changes nothing.
 	DryRun bool
-	// StateSyncPeriod is how often a workload's remembered state is
-	// written back to its annotation when nothing was applied. Applies
-	// always write it at once.
+	// StateSyncPeriod is how often a workload's annotations are rewritten
+	// only to refresh their figures (DefaultStateSyncPeriod when 0). A
+	// change of replicas, of the decision's Summary or of the state's
+	// Durable part writes them at once.
 	StateSyncPeriod time.Duration
 	// Metrics reads metrics.k8s.io for the workloads that enable the CPU
 	// signal. Nil makes CPU unavailable: such workloads get a warning and
@@ -111,7 +117,23 @@ type Controller struct {
 type memory struct {
 	state     policy.State
 	persisted string    // the state annotation as last written or read
-	syncedAt  time.Time // when persisted was last written or read
+	durable   string    // the encoding of persisted's Durable part
+	summary   string    // the Summary of the decision annotation as last written or read
+	syncedAt  time.Time // when the annotations were last written or read
+	// phase places this workload's refreshes within the period, so that
+	// workloads seen in the same tick (all of them, after a start) are not
+	// refreshed in one burst.
+	phase time.Duration
+}
+
+// refreshDue reports whether a refresh of m's annotations is due at now:
+// once in every period, at the workload's phase.
+func (m *memory) refreshDue(now time.Time, period time.Duration) bool {
+	if period <= 0 {
+		return true
+	}
+	slot := func(t time.Time) int64 { return (t.UnixNano() + int64(m.phase)) / int64(period) }
+	return slot(now) != slot(m.syncedAt)
 }
 
 // New builds a controller on the given informer factory, registering the
@@ -125,7 +147,7 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 		cfg.Clock = clock.RealClock{}
 	}
 	if cfg.StateSyncPeriod <= 0 {
-		cfg.StateSyncPeriod = time.Minute
+		cfg.StateSyncPeriod = DefaultStateSyncPeriod
 	}
 	if cfg.CPUInitializationPeriod <= 0 {
 		cfg.CPUInitializationPeriod = DefaultCPUInitializationPeriod
@@ -362,8 +384,17 @@ func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[stri
 		c.observe.ObserveScale(string(p.Kind), p.Namespace, p.Name, metrics.Direction(d.Current, d.Desired), d.DrivenBy)
 		c.recorder.Eventf(p.obj, corev1.EventTypeNormal, ReasonRescaled, "%s", d.Reason)
 	}
+	// Write the annotations when a person or a resumed controller would
+	// notice: a change of replicas, a new gist of the decision, a change of
+	// the durable state; otherwise only every syncEach to refresh their
+	// figures. A busy workload's state changes on every tick (its window,
+	// its last arrival), which is no reason to write it.
 	mem.state = next
-	if changed || now.Sub(mem.syncedAt) >= c.syncEach {
+	durable, err := policy.EncodeState(next.Durable())
+	if err != nil {
+		return d, changed, err
+	}
+	if changed || durable != mem.durable || d.Summary() != mem.summary || mem.refreshDue(now, c.syncEach) {
 		if err := c.persist(ctx, p.workload, mem, d, changed, now); err != nil {
 			c.observe.ObserveError(metrics.ErrorKindState)
 			return d, changed, err
@@ -417,14 +448,31 @@ func (c *Controller) remember(w *workload, now time.Time) (*memory, error) {
 		return m, nil
 	}
 	raw := w.Annotations[policy.StateAnnotation]
-	m := &memory{persisted: raw, syncedAt: now}
+	m := &memory{persisted: raw, syncedAt: now, phase: syncPhase(w.UID, c.syncEach)}
 	c.states[w.UID] = m
+	if d, err := policy.DecodeDecision(w.Annotations[policy.DecisionAnnotation]); err == nil && d.Reason != "" {
+		m.summary = d.Summary()
+	}
 	st, err := policy.DecodeState(raw)
 	if err != nil {
 		return m, err
 	}
-	m.state = st
+	if m.durable, err = policy.EncodeState(st.Durable()); err != nil {
+		return m, err
+	}
+	// Stored state may lag the last decisions: hold the current replicas
+	// for a window before any scale-down.
+	m.state = st.Resumed(now, w.Replicas)
 	return m, nil
+}
+
+// syncPhase spreads workloads over the refresh period by their UID.
+func syncPhase(uid types.UID, period time.Duration) time.Duration {
+	if period <= 0 {
+		return 0
+	}
+	h := sha256.Sum256([]byte(uid))
+	return time.Duration(binary.BigEndian.Uint64(h[:8]) % uint64(period))
 }
 
 // forget drops the memory of workloads that are gone.

@@ -402,3 +402,81 @@ func TestNewRejectsANonPositiveInterval(t *testing.T) {
 		t.Errorf("New with interval 0: err = %v, want one naming the tick interval", err)
 	}
 }
+
+// annotationPatches counts the merge patches of Deployments (the status
+// annotations) since the last call, by workload.
+func (f *fixture) annotationPatches() map[string]int {
+	got := map[string]int{}
+	for _, a := range f.kube.Actions() {
+		if a.GetVerb() == "patch" && a.GetResource().Resource == "deployments" {
+			got[a.(k8stesting.PatchAction).GetName()]++
+		}
+	}
+	f.kube.ClearActions()
+	return got
+}
+
+// TestAnnotationsWrittenWhenTheyWouldTellSomethingNew: a busy workload's
+// state changes on every tick (its window, its last arrival), but its
+// annotations are rewritten only when the decision's gist or the durable
+// state changes, and every --state-sync-period to refresh the figures;
+// the refreshes of many workloads are spread over the period.
+func TestAnnotationsWrittenWhenTheyWouldTellSomethingNew(t *testing.T) {
+	var objs []runtime.Object
+	for i := range 60 {
+		objs = append(objs, deployment(fmt.Sprintf("w%d", i), 5, ann("jobs", "target-depth-per-pod", "100")))
+	}
+	f := newFixture(t, false, objs...)
+	f.broker.depth["jobs"] = 450 // wants 5: hold, with messages always present
+	ctx := context.Background()
+
+	f.ctrl.Tick(ctx)
+	first := f.annotationPatches()
+	if len(first) != 60 {
+		t.Fatalf("first tick wrote the annotations of %d workloads, want all 60 (no decision was recorded yet)", len(first))
+	}
+	// 30 minutes at 5 s: 360 ticks.
+	perWorkload := map[string]int{}
+	busiest := 0
+	for range 360 {
+		f.clock.Step(5 * time.Second)
+		f.ctrl.Tick(ctx)
+		p := f.annotationPatches()
+		n := 0
+		for w, c := range p {
+			perWorkload[w] += c
+			n += c
+		}
+		busiest = max(busiest, n)
+	}
+	for w, n := range perWorkload {
+		if n < 5 || n > 7 { // one refresh per 5 minutes
+			t.Errorf("%s: %d writes in 30 minutes of the same decision, want 6 (one per --state-sync-period)", w, n)
+		}
+	}
+	if busiest > 6 { // 60 workloads over 60 ticks: about one per tick
+		t.Errorf("%d annotation writes in one tick, want the refreshes spread over the period", busiest)
+	}
+
+	// The gist changes (depth now wants 8: a scale-up), then holds again
+	// with another reason: each writes in its own tick.
+	f.broker.depth["jobs"] = 800
+	f.clock.Step(5 * time.Second)
+	f.ctrl.Tick(ctx)
+	if p := f.annotationPatches(); p["w0"] != 1 {
+		t.Errorf("scale-up tick: %d writes for w0, want 1", p["w0"])
+	}
+	f.broker.depth["jobs"] = 0 // wants 0; the window holds 8
+	f.clock.Step(5 * time.Second)
+	f.ctrl.Tick(ctx)
+	if p := f.annotationPatches(); p["w0"] != 1 {
+		t.Errorf("tick whose decision is newly held by the window: %d writes for w0, want 1", p["w0"])
+	}
+	d, err := f.kube.AppsV1().Deployments("ns").Get(ctx, "w0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Annotations[policy.DecisionAnnotation]; !strings.Contains(got, "scale-down-window 0 -> 8") {
+		t.Errorf("decision annotation = %s, want the window's hold", got)
+	}
+}

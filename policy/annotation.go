@@ -19,6 +19,19 @@ func EncodeState(s State) (string, error) {
 	return encode(s)
 }
 
+// DecodeDecision reads the DecisionAnnotation. An empty value is the zero
+// Decision: none has been made yet.
+func DecodeDecision(value string) (Decision, error) {
+	var d Decision
+	if strings.TrimSpace(value) == "" {
+		return d, nil
+	}
+	if err := json.Unmarshal([]byte(value), &d); err != nil {
+		return Decision{}, fmt.Errorf("%s: %w", DecisionAnnotation, err)
+	}
+	return d, nil
+}
+
 // DecodeState reads the StateAnnotation. An empty value is the zero State,
 // the start of a new workload.
 func DecodeState(value string) (State, error) {

@@ -812,3 +812,71 @@ func TestDecideOddSpec(t *testing.T) {
 		t.Errorf("Desired = %d, want 5 (min-replicas wins over a smaller max)", d.Desired)
 	}
 }
+
+// TestResumedStateHoldsOneWindow: a controller that reads stored state back
+// (after a restart or a leader change) does not know the recommendations
+// made since it was stored, so it holds the current replicas for one
+// scale-down window from the resumption, whatever the stored window says.
+func TestResumedStateHoldsOneWindow(t *testing.T) {
+	spec := mustSpec(t, policy.KeyScaleDownCooldown, "5m")
+	stored := settled(10) // a window that would allow scaling down at once
+	low := q(150, 0)      // wants 2
+
+	d, _ := policy.Decide(spec, obs(10, low), stored, t0)
+	if !d.Apply || d.Desired != 2 {
+		t.Fatalf("without resumption: desired %d (apply %v), want 2 at once; the test's premise is wrong", d.Desired, d.Apply)
+	}
+	state := stored.Resumed(t0, 10)
+	for _, s := range []struct {
+		at   time.Duration
+		want int32
+	}{{0, 10}, {time.Minute, 10}, {4*time.Minute + 59*time.Second, 10}, {5 * time.Minute, 2}} {
+		d, next := policy.Decide(spec, obs(10, low), state, t0.Add(s.at))
+		if d.Desired != s.want {
+			t.Errorf("%s after resuming: desired %d (%s), want %d", s.at, d.Desired, d.Reason, s.want)
+		}
+		if !d.Apply {
+			state = next
+		}
+	}
+	if got := (policy.State{}).Resumed(t0, 0); len(got.History) != 0 {
+		t.Errorf("resumed at 0 replicas: history %v, want none (nothing to hold)", got.History)
+	}
+}
+
+// TestDurableStateIgnoresPerTickChurn: what changes on every tick of a busy
+// workload does not count as a change worth storing; what a resumed
+// controller needs does.
+func TestDurableStateIgnoresPerTickChurn(t *testing.T) {
+	base := policy.State{
+		History:           []policy.Recommendation{{Time: t0, Replicas: 4}},
+		LastScaleUp:       t0.Add(-time.Hour),
+		PerPodRate:        24.9,
+		PerPodRateAt:      t0,
+		LastArrival:       t0,
+		SaturatedSince:    t0,
+		SaturatedReplicas: 4,
+	}
+	same := func(s policy.State) bool { return cmp.Equal(base.Durable(), s.Durable()) }
+	churn := base
+	churn.History = append(churn.History, policy.Recommendation{Time: t0.Add(5 * time.Second), Replicas: 3})
+	churn.LastArrival, churn.PerPodRateAt = t0.Add(5*time.Second), t0.Add(5*time.Second)
+	churn.SaturatedSince, churn.SaturatedReplicas = time.Time{}, 0
+	churn.PerPodRate = 25.2
+	if !same(churn) {
+		t.Errorf("a tick's churn counts as a durable change:\n%s", cmp.Diff(base.Durable(), churn.Durable()))
+	}
+	for name, change := range map[string]func(*policy.State){
+		"a scale-down":            func(s *policy.State) { s.LastScaleDown = t0 },
+		"the per-pod rate, 10%":   func(s *policy.State) { s.PerPodRate = 27.4 },
+		"the queue failing":       func(s *policy.State) { s.QueueFailingSince = t0 },
+		"messages waiting at 0":   func(s *policy.State) { s.WaitingSince = t0 },
+		"a bound becoming a rate": func(s *policy.State) { s.PerPodRateBound = true },
+	} {
+		s := base
+		change(&s)
+		if same(s) {
+			t.Errorf("%s does not count as a durable change", name)
+		}
+	}
+}

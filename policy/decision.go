@@ -1,6 +1,10 @@
 package policy
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Decision is the outcome of one Decide call: the replica count and why.
 // The controller stores it as JSON in the DecisionAnnotation and shows
@@ -32,6 +36,23 @@ type Decision struct {
 	// Reason is one human sentence, e.g. "depth 4200 > 10 pods x 300
 	// wants 14; max-scale-up-step 14 -> 12; scale 10 -> 12".
 	Reason string `json:"reason"`
+}
+
+// Summary is the decision without its figures: whether it applies, from
+// and to which replicas, what drove it, which limits clipped it, and which
+// signals counted or why not. Two decisions with the same Summary tell a
+// person the same thing; the controller rewrites the decision annotation
+// when the summary changes, and only now and then for new figures.
+func (d Decision) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d->%d apply=%v by=%s", d.Current, d.Desired, d.Apply, d.DrivenBy)
+	for _, l := range d.Limits {
+		fmt.Fprintf(&b, " %s", l.Kind)
+	}
+	for _, s := range [...]Signal{d.Signals.Depth, d.Signals.Rate, d.Signals.CPU} {
+		fmt.Fprintf(&b, " [%v %v %v %q]", s.Enabled, s.Available, s.WithinTolerance, s.Note)
+	}
+	return b.String()
 }
 
 // Changed reports whether the replicas should change; it is Apply.

@@ -109,3 +109,39 @@ func windowMax(history []Recommendation) int32 {
 	}
 	return m
 }
+
+// Resumed returns the state as a controller should use it after reading it
+// back from storage (a restart, a leader change), at now with replicas
+// current. Stored state may lag the last decisions (the controller does not
+// write every tick), so the recommendations since are unknown: the current
+// replicas count as recommended now, and no scale-down happens before one
+// scale-down window has passed since the resumption. Without this, a
+// recommendation the stored window is missing could let a restarted
+// controller scale down earlier than the one before it would have.
+func (s State) Resumed(now time.Time, replicas int32) State {
+	if replicas <= 0 {
+		return s
+	}
+	s.History = append(append([]Recommendation(nil), s.History...), Recommendation{Time: now, Replicas: replicas})
+	return s
+}
+
+// Durable returns the part of the state worth storing: what a resumed
+// controller would decide differently without. It leaves out what changes
+// on every tick of a busy workload and is rebuilt after a resumption
+// anyway: the window (Resumed restarts it), the last-arrival time (rates
+// are unknown for a while after a restart, which counts as arrivals), the
+// saturation tracker, and the per-pod rate's sample time. The per-pod rate
+// itself is rounded to two significant digits, so that its drift from
+// tick to tick does not count.
+func (s State) Durable() State {
+	s.History = nil
+	s.LastArrival = time.Time{}
+	s.SaturatedSince, s.SaturatedReplicas = time.Time{}, 0
+	s.PerPodRateAt = time.Time{}
+	if s.PerPodRate > 0 {
+		scale := math.Pow(10, math.Floor(math.Log10(s.PerPodRate))-1)
+		s.PerPodRate = math.Round(s.PerPodRate/scale) * scale
+	}
+	return s
+}

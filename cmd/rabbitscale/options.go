@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/rabbitscale/rabbitscale/autoscaler"
 )
 
 // RunOptions are the flags of `rabbitscale run`.
@@ -40,7 +42,7 @@ func NewRunOptions() *RunOptions {
 		Interval:       5 * time.Second,
 		QPS:            50,
 		Burst:          100,
-		StateSync:      time.Minute,
+		StateSync:      autoscaler.DefaultStateSyncPeriod,
 		HealthAddr:     ":8081",
 		LeaderElect:    true,
 		LeaseNamespace: "rabbitscale",
@@ -61,7 +63,7 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LabelSelector, "label-selector", o.LabelSelector, "Watch only workloads matching this label selector.")
 	fs.Float32Var(&o.QPS, "kube-api-qps", o.QPS, "Queries per second to the Kubernetes API.")
 	fs.IntVar(&o.Burst, "kube-api-burst", o.Burst, "Burst of queries to the Kubernetes API.")
-	fs.DurationVar(&o.StateSync, "state-sync-period", o.StateSync, "How often a workload's state annotation is refreshed when nothing changed (changes write it at once).")
+	fs.DurationVar(&o.StateSync, "state-sync-period", o.StateSync, "How often a workload's decision and state annotations are rewritten only to refresh their figures; a change of replicas, of the decision's gist (what drove it, what limited it) or of the state a restart needs writes them at once.")
 	fs.StringVar(&o.HealthAddr, "health-addr", o.HealthAddr, "Address serving /metrics (Prometheus), /healthz and /readyz.")
 	fs.BoolVar(&o.Profiling, "profiling", o.Profiling, "Also serve Go's profiles under /debug/pprof/ on --health-addr.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader on a Lease so that several replicas can run; only the leader scales.")

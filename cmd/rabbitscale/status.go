@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -88,8 +87,7 @@ func printStatus(out io.Writer, rows []statusRow, now time.Time) {
 		if _, err := policy.ParseSpec(r.Annotations); err != nil {
 			reason = "invalid annotations: " + strings.ReplaceAll(err.Error(), "\n", "; ")
 		}
-		var d policy.Decision
-		if raw := r.Annotations[policy.DecisionAnnotation]; raw != "" && json.Unmarshal([]byte(raw), &d) == nil {
+		if d, err := policy.DecodeDecision(r.Annotations[policy.DecisionAnnotation]); err == nil && d.Reason != "" {
 			if d.Signals.Depth.Available {
 				depth = strconv.FormatFloat(d.Signals.Depth.Value, 'f', 0, 64)
 			}
