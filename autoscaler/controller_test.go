@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,8 +92,35 @@ func newFixtureWith(t *testing.T, configure func(*Config), objs ...runtime.Objec
 	t.Cleanup(cancel)
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
+	f.waitForWatches("deployments", "statefulsets", "horizontalpodautoscalers", "pods")
 	f.ctrl = ctrl
 	return f
+}
+
+// waitForWatches waits until the informers watch the given resources. The
+// fake clientset hands objects changed between an informer's list and its
+// watch to the watch without copying them, so a test that changed one in
+// that gap would race with the informer's transform (the API server never
+// shares objects that way).
+func (f *fixture) waitForWatches(resources ...string) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		watching := map[string]bool{}
+		for _, a := range f.kube.Actions() {
+			if a.GetVerb() == "watch" {
+				watching[a.GetResource().Resource] = true
+			}
+		}
+		missing := slices.DeleteFunc(slices.Clone(resources), func(r string) bool { return watching[r] })
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("informers do not watch %v after 10s", missing)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // getScale and updateScale give the fake clientset the scale subresource,

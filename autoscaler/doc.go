@@ -2,8 +2,20 @@
 // Deployments and StatefulSets through shared informers, runs one tick for
 // every workload (one queue snapshot per broker, CPU from metrics.k8s.io),
 // asks policy.Decide what to do, and applies the answer through the scale
-// subresource, recording policy.State in the rabbitscale.io/status
-// annotation so restarts and leader changes lose nothing.
+// subresource, recording the decision and policy.State in the
+// rabbitscale.io/decision and rabbitscale.io/state annotations so restarts
+// and leader changes lose nothing.
+//
+// # Writes to the API server
+//
+// A change costs two calls: an update of the scale subresource carrying the
+// informer's resourceVersion (the scale shares it; a conflict falls back to
+// reading the scale), and a merge patch of the two annotations. Without a
+// change the annotations are patched only when the decision's Summary or
+// the state's Durable part changes, or once per StateSyncPeriod at a phase
+// derived from the workload's UID, so that a large fleet's refreshes do not
+// land in one tick. Because stored state may lag, remember resumes it with
+// State.Resumed: no scale-down for one window after a restart.
 //
 // # CPU
 //

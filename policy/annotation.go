@@ -22,27 +22,25 @@ func EncodeState(s State) (string, error) {
 // DecodeDecision reads the DecisionAnnotation. An empty value is the zero
 // Decision: none has been made yet.
 func DecodeDecision(value string) (Decision, error) {
-	var d Decision
-	if strings.TrimSpace(value) == "" {
-		return d, nil
-	}
-	if err := json.Unmarshal([]byte(value), &d); err != nil {
-		return Decision{}, fmt.Errorf("%s: %w", DecisionAnnotation, err)
-	}
-	return d, nil
+	return decode[Decision](DecisionAnnotation, value)
 }
 
 // DecodeState reads the StateAnnotation. An empty value is the zero State,
 // the start of a new workload.
 func DecodeState(value string) (State, error) {
-	var s State
+	return decode[State](StateAnnotation, value)
+}
+
+func decode[T any](annotation, value string) (T, error) {
+	var v T
 	if strings.TrimSpace(value) == "" {
-		return s, nil
+		return v, nil
 	}
-	if err := json.Unmarshal([]byte(value), &s); err != nil {
-		return State{}, fmt.Errorf("%s: %w", StateAnnotation, err)
+	if err := json.Unmarshal([]byte(value), &v); err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", annotation, err)
 	}
-	return s, nil
+	return v, nil
 }
 
 func encode(v any) (string, error) {
