@@ -37,6 +37,11 @@ type Snapshotter interface {
 // DefaultStateSyncPeriod is the default Config.StateSyncPeriod.
 const DefaultStateSyncPeriod = 5 * time.Minute
 
+// minRewrite spaces the writes of a workload's annotations that no replica
+// change caused: a decision hovering at a tolerance boundary changes its
+// gist on every tick, and must not cost a patch on every tick.
+const minRewrite = 30 * time.Second
+
 // Config is what New needs. Brokers maps the names workloads use in
 // rabbitscale.io/broker to their readers.
 type Config struct {
@@ -385,16 +390,18 @@ func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[stri
 		c.recorder.Eventf(p.obj, corev1.EventTypeNormal, ReasonRescaled, "%s", d.Reason)
 	}
 	// Write the annotations when a person or a resumed controller would
-	// notice: a change of replicas, a new gist of the decision, a change of
-	// the durable state; otherwise only every syncEach to refresh their
-	// figures. A busy workload's state changes on every tick (its window,
-	// its last arrival), which is no reason to write it.
+	// notice: a change of replicas at once; a new gist of the decision or a
+	// change of the durable state, at most every minRewrite; otherwise only
+	// every syncEach to refresh their figures. A busy workload's state
+	// changes on every tick (its window, its last arrival), which is no
+	// reason to write it.
 	mem.state = next
 	durable, err := policy.EncodeState(next.Durable())
 	if err != nil {
 		return d, changed, err
 	}
-	if changed || durable != mem.durable || d.Summary() != mem.summary || mem.refreshDue(now, c.syncEach) {
+	news := durable != mem.durable || d.Summary() != mem.summary
+	if changed || mem.refreshDue(now, c.syncEach) || news && now.Sub(mem.syncedAt) >= min(minRewrite, c.syncEach) {
 		if err := c.persist(ctx, p.workload, mem, d, changed, now); err != nil {
 			c.observe.ObserveError(metrics.ErrorKindState)
 			return d, changed, err
@@ -452,6 +459,8 @@ func (c *Controller) remember(w *workload, now time.Time) (*memory, error) {
 	c.states[w.UID] = m
 	if d, err := policy.DecodeDecision(w.Annotations[policy.DecisionAnnotation]); err == nil && d.Reason != "" {
 		m.summary = d.Summary()
+	} else {
+		m.syncedAt = time.Time{} // nothing written yet: the first decision is news at once
 	}
 	st, err := policy.DecodeState(raw)
 	if err != nil {

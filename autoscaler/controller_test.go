@@ -495,7 +495,7 @@ func TestAnnotationsWrittenWhenTheyWouldTellSomethingNew(t *testing.T) {
 		t.Errorf("scale-up tick: %d writes for w0, want 1", p["w0"])
 	}
 	f.broker.depth["jobs"] = 0 // wants 0; the window holds 8
-	f.clock.Step(5 * time.Second)
+	f.clock.Step(30 * time.Second)
 	f.ctrl.Tick(ctx)
 	if p := f.annotationPatches(); p["w0"] != 1 {
 		t.Errorf("tick whose decision is newly held by the window: %d writes for w0, want 1", p["w0"])
@@ -506,5 +506,29 @@ func TestAnnotationsWrittenWhenTheyWouldTellSomethingNew(t *testing.T) {
 	}
 	if got := d.Annotations[policy.DecisionAnnotation]; !strings.Contains(got, "scale-down-window 0 -> 8") {
 		t.Errorf("decision annotation = %s, want the window's hold", got)
+	}
+}
+
+// TestHoveringDecisionIsNotWrittenEveryTick: a depth that hovers around the
+// tolerance boundary changes the decision's gist on every tick; its
+// annotations are still written at most every 30 s.
+func TestHoveringDecisionIsNotWrittenEveryTick(t *testing.T) {
+	f := newFixture(t, false, deployment("worker", 10, ann("jobs", "target-depth-per-pod", "100", "tolerance", "0.1")))
+	ctx := context.Background()
+	f.broker.depth["jobs"] = 1000
+	f.ctrl.Tick(ctx)
+	f.annotationPatches()
+	for i := range 60 { // 5 minutes at 5 s
+		// 1000 wants the 10 pods there are; 1050 wants 11, held by
+		// tolerance: the gist changes on every tick.
+		f.broker.depth["jobs"] = int64(1000 + 50*(i%2))
+		f.clock.Step(5 * time.Second)
+		f.ctrl.Tick(ctx)
+	}
+	if n := f.annotationPatches()["worker"]; n > 11 || n < 9 {
+		t.Errorf("%d writes in 5 minutes of a decision flapping between two gists, want one per 30 s (10)", n)
+	}
+	if got := f.replicas("worker"); got != 10 {
+		t.Errorf("replicas = %d, want 10 held by tolerance", got)
 	}
 }

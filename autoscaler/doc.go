@@ -12,7 +12,8 @@
 // informer's resourceVersion (the scale shares it; a conflict falls back to
 // reading the scale), and a merge patch of the two annotations. Without a
 // change the annotations are patched only when the decision's Summary or
-// the state's Durable part changes, or once per StateSyncPeriod at a phase
+// the state's Durable part changes (at most every 30 s, minRewrite), or
+// once per StateSyncPeriod at a phase
 // derived from the workload's UID, so that a large fleet's refreshes do not
 // land in one tick. Because stored state may lag, remember resumes it with
 // State.Resumed: no scale-down for one window after a restart.
