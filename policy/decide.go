@@ -91,6 +91,9 @@ func (s Spec) normalized() Spec {
 	}
 	s.TargetDrain = max(s.TargetDrain, 0)
 	s.TargetCPUUtilization = max(s.TargetCPUUtilization, 0)
+	if s.TargetRateUtilization < 1 || s.TargetRateUtilization > 100 {
+		s.TargetRateUtilization = DefaultTargetRateUtilization
+	}
 	s.ActivationMaxWait = max(s.ActivationMaxWait, 0)
 	s.ScaleUpCooldown = max(s.ScaleUpCooldown, 0)
 	s.ScaleDownCooldown = max(s.ScaleDownCooldown, 0)
@@ -188,18 +191,19 @@ func (t *tick) depthSignal() Signal {
 	return s
 }
 
-// RateUtilization is the share of its per-pod rate (learned or seeded) the
-// rate signal plans each pod to run at. Pods planned at their full rate
-// have no room for arrivals that grow between ticks: every such growth
-// becomes a backlog, a scale-up, and a scale-down once it is gone.
-const RateUtilization = 0.9
+// DefaultTargetRateUtilization is the default percentage of its per-pod
+// rate (learned or seeded) the rate signal plans each pod to run at. Pods
+// planned at their full rate have no room for arrivals that grow between
+// ticks: every such growth becomes a backlog, a scale-up, and a scale-down
+// once it is gone (rabbitscale simulate's ramp flapped at 100).
+const DefaultTargetRateUtilization = 90
 
 func (t *tick) rateSignal() Signal {
 	if t.spec.TargetDrain <= 0 {
 		return Signal{Note: NoteOff}
 	}
 	t.d.PerPodRate = t.perPodRate()
-	rate := t.d.PerPodRate * RateUtilization
+	rate := t.d.PerPodRate * float64(t.spec.TargetRateUtilization) / 100
 	s := Signal{Enabled: true, Target: rate}
 	switch {
 	case !t.q.Available:
@@ -477,7 +481,7 @@ func (t *tick) appendCause(b []byte) []byte {
 		b = append(b, " pods x "...)
 		b = strconv.AppendFloat(b, sig.Rate.Target, 'f', 1, 64)
 		b = append(b, "/s ("...)
-		b = strconv.AppendFloat(b, 100*RateUtilization, 'f', 0, 64)
+		b = strconv.AppendInt(b, int64(t.spec.TargetRateUtilization), 10)
 		b = append(b, "% of "...)
 		b = strconv.AppendFloat(b, t.d.PerPodRate, 'f', 1, 64)
 		b = append(b, "/s)"...)

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -110,6 +111,9 @@ func TestRateSignal(t *testing.T) {
 		{"arrivals plus backlog over drain time", drain, policy.State{}, 3, withRates(q(0, 600), 50, 50),
 			// (50 + 600/60) / (90% of 10) = 6.7; depth 600 < 3 pods, so nothing is learned
 			policy.Signal{Enabled: true, Available: true, Value: 60, Target: 9, Recommendation: 7}},
+		{"more headroom", append(slices.Clone(drain), policy.KeyTargetRateUtilization, "50"), policy.State{}, 3, withRates(q(0, 600), 50, 50),
+			// (50 + 600/60) / (50% of 10) = 12
+			policy.Signal{Enabled: true, Available: true, Value: 60, Target: 5, Recommendation: 12}},
 		{"never below arrivals", drain, policy.State{}, 3, withRates(q(0, 0), 55, 55),
 			policy.Signal{Enabled: true, Available: true, Value: 55, Target: 9, Recommendation: 7}},
 		{"learned rate wins over the seed", drain, policy.State{PerPodRate: 20, PerPodRateAt: t0.Add(-time.Hour)}, 3,

@@ -28,7 +28,7 @@ type Decision struct {
 	// PerPodRate is the messages per second one pod processes as the rate
 	// signal knows it: learned, or the per-pod-rate annotation until one is
 	// learned; 0 when the signal is off or knows none. The signal's Target
-	// plans each pod at RateUtilization of it.
+	// plans each pod at Spec.TargetRateUtilization percent of it.
 	PerPodRate float64 `json:"perPodRate,omitempty"`
 	// Limits lists, in the order applied, every rule that moved the
 	// number away from what the signals asked for.
@@ -112,7 +112,7 @@ type Signal struct {
 	// of requested CPU over ready pods for cpu.
 	Value float64 `json:"value"`
 	// Target is per pod: target depth, processing rate in messages per
-	// second planned for each pod (RateUtilization of the per-pod rate), or
+	// second planned for each pod (TargetRateUtilization percent of the per-pod rate), or
 	// target CPU percent.
 	Target float64 `json:"target"`
 	// Recommendation is the replica count the signal asks for.

@@ -37,7 +37,7 @@
 // counts fully only once the current replicas have been saturated for the
 // whole span; a sample from a span that began before a scale-up or a burst
 // understates one pod and serves only as a lower bound (State
-// PerPodRateBound). The rate signal then plans pods at RateUtilization (90%)
+// PerPodRateBound). The rate signal then plans pods at target-rate-utilization (90%)
 // of the rate. `rabbitscale simulate` showed both: smoothing in understated
 // samples held 12-40% too many pods, and planning at 100% made a ramp flap.
 //

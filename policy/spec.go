@@ -107,6 +107,10 @@ type Spec struct {
 	// PerPodRate seeds the rate signal (messages per second one pod
 	// processes) until a rate has been learned; 0 when unset.
 	PerPodRate float64
+	// TargetRateUtilization is the percentage of the per-pod rate the rate
+	// signal plans each pod to run at (1 to 100): the headroom that keeps
+	// growing arrivals from turning into a backlog before the next tick.
+	TargetRateUtilization int32
 
 	// TargetCPUUtilization is a percentage of requested CPU; 0 disables
 	// the CPU signal.
@@ -141,17 +145,18 @@ type Spec struct {
 // queue and no target depth, which ParseSpec requires.
 func DefaultSpec() Spec {
 	return Spec{
-		VHost:             "/",
-		Broker:            "default",
-		CountUnacked:      true,
-		MinReplicas:       1,
-		MaxReplicas:       10,
-		ActivationMaxWait: 5 * time.Minute,
-		Tolerance:         0.1,
-		ScaleUpCooldown:   15 * time.Second,
-		ScaleDownCooldown: 5 * time.Minute,
-		MaxScaleDownStep:  Step{Percent: 100},
-		FallbackAfter:     time.Minute,
+		VHost:                 "/",
+		Broker:                "default",
+		CountUnacked:          true,
+		MinReplicas:           1,
+		MaxReplicas:           10,
+		ActivationMaxWait:     5 * time.Minute,
+		Tolerance:             0.1,
+		TargetRateUtilization: DefaultTargetRateUtilization,
+		ScaleUpCooldown:       15 * time.Second,
+		ScaleDownCooldown:     5 * time.Minute,
+		MaxScaleDownStep:      Step{Percent: 100},
+		FallbackAfter:         time.Minute,
 	}
 }
 
@@ -195,7 +200,8 @@ func ParseSpec(annotations map[string]string) (Spec, error) {
 	p.duration(KeyActivationMaxWait, &s.ActivationMaxWait)
 	p.drain(&s.TargetDrain)
 	p.rate(&s.PerPodRate)
-	p.cpu(&s.TargetCPUUtilization)
+	p.percent(KeyTargetRateUtilization, 100, "remove the annotation for the default", &s.TargetRateUtilization)
+	p.percent(KeyTargetCPUUtilization, 0, "remove the annotation to turn the CPU signal off", &s.TargetCPUUtilization)
 	p.tolerance(&s.Tolerance)
 	p.duration(KeyScaleUpCooldown, &s.ScaleUpCooldown)
 	p.duration(KeyScaleDownCooldown, &s.ScaleDownCooldown)
@@ -479,18 +485,21 @@ func (p *parser) tolerance(dst *float64) {
 	*dst = f
 }
 
-func (p *parser) cpu(dst *int32) {
-	v, ok := p.get(KeyTargetCPUUtilization)
+// percent reads a whole percentage ("70" or "70%") of at least 1 and, when
+// maxPercent > 0, at most maxPercent; hint says how to do without it.
+func (p *parser) percent(key string, maxPercent int64, hint string, dst *int32) {
+	v, ok := p.get(key)
 	if !ok {
 		return
 	}
 	n, err := strconv.ParseInt(strings.TrimSuffix(v, "%"), 10, 32)
 	switch {
 	case err != nil:
-		p.fail(KeyTargetCPUUtilization, p.raw(KeyTargetCPUUtilization), "%s is not a percentage (such as 70)", quote(p.raw(KeyTargetCPUUtilization)))
+		p.fail(key, p.raw(key), "%s is not a percentage (such as 70)", quote(p.raw(key)))
 	case n < 1:
-		p.fail(KeyTargetCPUUtilization, p.raw(KeyTargetCPUUtilization),
-			"%s must be at least 1 (remove the annotation to turn the CPU signal off)", quote(v))
+		p.fail(key, p.raw(key), "%s must be at least 1 (%s)", quote(v), hint)
+	case maxPercent > 0 && n > maxPercent:
+		p.fail(key, p.raw(key), "%s must be at most %d", quote(v), maxPercent)
 	default:
 		*dst = int32(n)
 	}

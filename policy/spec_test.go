@@ -84,6 +84,9 @@ func TestParseSpec(t *testing.T) {
 		{"per-pod-rate", base(policy.KeyTargetDrainSeconds, "60", policy.KeyPerPodRate, "12.5"), func(s *policy.Spec) {
 			s.TargetDrain, s.PerPodRate = time.Minute, 12.5
 		}},
+		{"target-rate-utilization", base(policy.KeyTargetDrainSeconds, "60", policy.KeyTargetRateUtilization, "75%"), func(s *policy.Spec) {
+			s.TargetDrain, s.TargetRateUtilization = time.Minute, 75
+		}},
 		{"target-cpu-utilization", base(policy.KeyTargetCPUUtilization, "70"), func(s *policy.Spec) { s.TargetCPUUtilization = 70 }},
 		{"target-cpu-utilization with %", base(policy.KeyTargetCPUUtilization, "70%"), func(s *policy.Spec) { s.TargetCPUUtilization = 70 }},
 		{"tolerance 0", base(policy.KeyTolerance, "0"), func(s *policy.Spec) { s.Tolerance = 0 }},
@@ -216,6 +219,12 @@ func TestParseSpecErrors(t *testing.T) {
 			[]string{`rabbitscale.io/per-pod-rate: "NaN" is not a finite number`}},
 		{"per-pod-rate without drain", base(policy.KeyPerPodRate, "5"),
 			[]string{`rabbitscale.io/per-pod-rate: "5" has no effect without rabbitscale.io/target-drain-seconds`}},
+		{"rate utilization above 100", base(policy.KeyTargetDrainSeconds, "60", policy.KeyTargetRateUtilization, "120"),
+			[]string{`rabbitscale.io/target-rate-utilization: "120" must be at most 100`}},
+		{"rate utilization zero", base(policy.KeyTargetDrainSeconds, "60", policy.KeyTargetRateUtilization, "0"),
+			[]string{`rabbitscale.io/target-rate-utilization: "0" must be at least 1 (remove the annotation for the default)`}},
+		{"rate utilization a fraction", base(policy.KeyTargetDrainSeconds, "60", policy.KeyTargetRateUtilization, "0.9"),
+			[]string{`rabbitscale.io/target-rate-utilization: "0.9" is not a percentage (such as 70)`}},
 		{"cpu zero", base(policy.KeyTargetCPUUtilization, "0"),
 			[]string{`rabbitscale.io/target-cpu-utilization: "0" must be at least 1 (remove the annotation to turn the CPU signal off)`}},
 		{"cpu words", base(policy.KeyTargetCPUUtilization, "seventy"),
