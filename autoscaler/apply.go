@@ -30,7 +30,7 @@ var ErrReplicasChanged = errors.New("replicas changed since the decision")
 // and retries only while the replicas are still the ones the decision
 // started from.
 func (c *Controller) scale(ctx context.Context, w *workload, d policy.Decision) error {
-	if w.ResourceVersion != "" && w.Replicas == d.Current {
+	if w.ResourceVersion != "" {
 		s := &autoscalingv1.Scale{
 			ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: w.Name, ResourceVersion: w.ResourceVersion},
 			Spec:       autoscalingv1.ScaleSpec{Replicas: d.Desired},
@@ -72,16 +72,22 @@ func (c *Controller) updateScale(ctx context.Context, w *workload, s *autoscalin
 	}
 }
 
+// written is what the controller compares to decide whether a workload's
+// annotations tell something new: the encoding of the state's Durable part
+// and the decision's Summary.
+type written struct{ durable, summary string }
+
 // persist writes the state annotation, and the decision annotation, with a
 // merge patch of the workload's metadata only. It writes the decision on
 // every change and whenever the state is written, and writes nothing when
-// neither the state nor the decision's summary would change.
-func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d policy.Decision, changed bool, now time.Time) error {
+// neither the state nor the decision's summary would change. news is what
+// d and m.state come to, as sync computed it.
+func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d policy.Decision, news written, changed bool, now time.Time) error {
 	state, err := policy.EncodeState(m.state)
 	if err != nil {
 		return err
 	}
-	if !changed && state == m.persisted && d.Summary() == m.summary {
+	if !changed && state == m.persisted && news.summary == m.written.summary {
 		m.syncedAt = now
 		return nil
 	}
@@ -106,10 +112,6 @@ func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d poli
 		return fmt.Errorf("writing the status annotations: %w", err)
 	}
 	klog.FromContext(ctx).V(4).Info("Wrote state", "workload", klog.KRef(w.Namespace, w.Name), "kind", w.Kind)
-	durable, err := policy.EncodeState(m.state.Durable())
-	if err != nil {
-		return err
-	}
-	m.persisted, m.durable, m.summary, m.syncedAt = state, durable, d.Summary(), now
+	m.persisted, m.written, m.syncedAt = state, news, now
 	return nil
 }

@@ -122,8 +122,7 @@ type Controller struct {
 type memory struct {
 	state     policy.State
 	persisted string    // the state annotation as last written or read
-	durable   string    // the encoding of persisted's Durable part
-	summary   string    // the Summary of the decision annotation as last written or read
+	written   written   // what the annotations said when last written or read
 	syncedAt  time.Time // when the annotations were last written or read
 	// phase places this workload's refreshes within the period, so that
 	// workloads seen in the same tick (all of them, after a start) are not
@@ -400,9 +399,9 @@ func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[stri
 	if err != nil {
 		return d, changed, err
 	}
-	news := durable != mem.durable || d.Summary() != mem.summary
-	if changed || mem.refreshDue(now, c.syncEach) || news && now.Sub(mem.syncedAt) >= min(minRewrite, c.syncEach) {
-		if err := c.persist(ctx, p.workload, mem, d, changed, now); err != nil {
+	w := written{durable: durable, summary: d.Summary()}
+	if changed || mem.refreshDue(now, c.syncEach) || w != mem.written && now.Sub(mem.syncedAt) >= min(minRewrite, c.syncEach) {
+		if err := c.persist(ctx, p.workload, mem, d, w, changed, now); err != nil {
 			c.observe.ObserveError(metrics.ErrorKindState)
 			return d, changed, err
 		}
@@ -458,7 +457,7 @@ func (c *Controller) remember(w *workload, now time.Time) (*memory, error) {
 	m := &memory{persisted: raw, syncedAt: now, phase: syncPhase(w.UID, c.syncEach)}
 	c.states[w.UID] = m
 	if d, err := policy.DecodeDecision(w.Annotations[policy.DecisionAnnotation]); err == nil && d.Reason != "" {
-		m.summary = d.Summary()
+		m.written.summary = d.Summary()
 	} else {
 		m.syncedAt = time.Time{} // nothing written yet: the first decision is news at once
 	}
@@ -466,7 +465,7 @@ func (c *Controller) remember(w *workload, now time.Time) (*memory, error) {
 	if err != nil {
 		return m, err
 	}
-	if m.durable, err = policy.EncodeState(st.Durable()); err != nil {
+	if m.written.durable, err = policy.EncodeState(st.Durable()); err != nil {
 		return m, err
 	}
 	// Stored state may lag the last decisions: hold the current replicas

@@ -129,10 +129,7 @@ func (wc *workloadCollector) observe(k workloadKey, broker, queueSel string, obs
 	if r.processing == 0 {
 		r.processing = q.DeliverRate // auto-ack consumers never ack
 	}
-	r.perPodRate = 0
-	if d.Signals.Rate.Enabled {
-		r.perPodRate = d.PerPodRate
-	}
+	r.perPodRate = d.PerPodRate // 0 when the rate signal is off
 	for i, s := range [...]policy.Signal{d.Signals.Depth, d.Signals.Rate, d.Signals.CPU} {
 		r.signals[i], r.hasSignal[i] = float64(s.Recommendation), s.Enabled && s.Available
 	}
@@ -141,11 +138,9 @@ func (wc *workloadCollector) observe(k workloadKey, broker, queueSel string, obs
 	r.paused, r.dryRun = spec.Paused, spec.DryRun || d.Limited(policy.LimitDryRun)
 
 	r.decisions[d.DrivenBy]++
-	seen := map[policy.LimitKind]bool{}
-	for _, l := range d.Limits {
-		if !seen[l.Kind] {
-			seen[l.Kind] = true
-			r.clipped[l.Kind]++
+	for i, l := range d.Limits {
+		if !slices.ContainsFunc(d.Limits[:i], func(o policy.Limit) bool { return o.Kind == l.Kind }) {
+			r.clipped[l.Kind]++ // once per decision, however often the kind applied
 		}
 	}
 }
