@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +75,16 @@ type Config struct {
 	// Observer receives what every tick saw and did, for the Prometheus
 	// metrics; nil observes nothing.
 	Observer Observer
+	// Leader, when set, is asked before every write to the API server. An
+	// error (wrapping ErrNotLeader) stops the tick before the write, and
+	// Run returns it: a leader that lost its lease, or cannot know that it
+	// still holds it, writes nothing more. Nil means always leading.
+	Leader func() error
 }
+
+// ErrNotLeader says that the process may not write: it lost its lease, or
+// has not renewed it within the renew deadline (a pause, a partition).
+var ErrNotLeader = errors.New("not the leader")
 
 // Observer is what the controller reports to its metrics.
 // *metrics.Controller implements it, and a nil one ignores every call.
@@ -112,7 +122,10 @@ type Controller struct {
 	pods    corelisters.PodLister
 	synced  []cache.InformerSynced
 
-	mu        sync.Mutex // guards states and the warnings; Tick is not reentrant anyway
+	leader func() error
+
+	mu        sync.Mutex        // guards states and the warnings; Tick is not reentrant anyway
+	brokerErr map[string]string // broker -> its last read's error, while it fails
 	states    map[types.UID]*memory
 	warned    map[string]string // workload key -> last warning reason+message
 	cpuWarned map[string]string // workload key -> last CPUMetricsUnavailable message
@@ -185,6 +198,7 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(), pods: p.Lister(),
 		synced: []cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced, p.Informer().HasSynced},
 		states: map[types.UID]*memory{}, warned: map[string]string{}, cpuWarned: map[string]string{},
+		brokerErr: map[string]string{}, leader: cfg.Leader,
 	}, nil
 }
 
@@ -201,6 +215,10 @@ func (c *Controller) Run(ctx context.Context) error {
 	for {
 		res := c.Tick(ctx)
 		logger.V(4).Info("Tick done", "workloads", res.Workloads, "changed", res.Changed, "errors", res.Errors, "duration", res.Duration)
+		if res.NotLeader {
+			logger.Info("Stopping ticks: not the leader")
+			return ErrNotLeader
+		}
 		select {
 		case <-ctx.Done():
 			logger.Info("Stopping ticks")
@@ -218,10 +236,39 @@ type TickResult struct {
 	Changed   int
 	Errors    int
 	Duration  time.Duration
+	// NotLeader says that the tick stopped because Config.Leader said the
+	// process may no longer write.
+	NotLeader bool
+}
+
+// leading asks Config.Leader whether a write may go out now.
+func (c *Controller) leading() error {
+	if c.leader == nil {
+		return nil
+	}
+	if err := c.leader(); err != nil {
+		if errors.Is(err, ErrNotLeader) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	}
+	return nil
 }
 
 // Tick reads each broker once, decides for every annotated workload and
-// applies the changes.
+// applies the changes. It runs in three steps:
+//
+//   - gather: the brokers are read concurrently, each under a deadline of
+//     the tick interval (a source bounds its own read by the broker's
+//     timeout), while CPU is read from metrics.k8s.io;
+//   - decide and apply: the workloads of each broker are synced as soon as
+//     that broker has answered (or missed its deadline), one broker after
+//     another in the order their reads complete, so that a slow or broken
+//     broker delays only its own workloads;
+//   - report: warnings and metrics, within each workload's sync.
+//
+// A Tick that finds it is no longer the leader (Config.Leader) stops before
+// its next write and says so in TickResult.NotLeader.
 func (c *Controller) Tick(ctx context.Context) TickResult {
 	start := c.clock.Now()
 	logger := klog.FromContext(ctx)
@@ -250,6 +297,11 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 			res.Errors++
 			continue
 		}
+		if c.dryRun {
+			// Through the spec, so that the engine itself reports what it
+			// would do and keeps the state of a workload left alone.
+			spec.DryRun = true
+		}
 		if hpa := c.conflictingHPA(w); hpa != "" {
 			c.warn(w, ReasonConflictingAutoscaler, "HorizontalPodAutoscaler %s targets this %s; rabbitscale leaves it alone", hpa, w.Kind)
 			continue
@@ -257,20 +309,37 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 		parsed = append(parsed, parsedWorkload{workload: w, spec: spec})
 	}
 	c.forgetSeries(parsed)
-	snaps := c.snapshots(ctx, parsed)
-	now := c.clock.Now()
-	cpu := c.readCPU(ctx, parsed, now)
 
-	for i := range parsed {
-		p := &parsed[i]
-		d, changed, err := c.sync(ctx, p, snaps, cpu, now)
-		if err != nil {
-			logger.Error(err, "Syncing workload", "workload", klog.KRef(p.Namespace, p.Name), "kind", p.Kind)
-			res.Errors++
-		}
-		res.Decisions[p.key()] = d
-		if changed {
-			res.Changed++
+	// Gather. CPU is read while the brokers are.
+	gctx, cancel := context.WithTimeout(ctx, c.interval)
+	defer cancel()
+	cpuc := make(chan map[string]cpuRead, 1)
+	go func() { cpuc <- c.readCPU(gctx, parsed, c.clock.Now()) }()
+	reads := c.readBrokers(gctx, parsed)
+	cpu := <-cpuc
+
+	// Decide and apply, a broker's workloads as soon as it has answered.
+	for br := range reads {
+		c.logBroker(ctx, br)
+		now := c.clock.Now()
+		for _, p := range br.workloads {
+			if res.NotLeader {
+				break
+			}
+			d, changed, err := c.sync(ctx, p, br.brokerRead, cpu, now)
+			switch {
+			case errors.Is(err, ErrNotLeader):
+				logger.Info("Not the leader any more: stopping before the next write", "err", err)
+				res.NotLeader = true
+				continue
+			case err != nil:
+				logger.Error(err, "Syncing workload", "workload", klog.KRef(p.Namespace, p.Name), "kind", p.Kind)
+				res.Errors++
+			}
+			res.Decisions[p.key()] = d
+			if changed {
+				res.Changed++
+			}
 		}
 	}
 	res.Duration = c.clock.Since(start)
@@ -305,74 +374,113 @@ type brokerRead struct {
 	err  error
 }
 
-// snapshots reads every broker that a workload names, once, concurrently
-// across brokers.
-func (c *Controller) snapshots(ctx context.Context, ps []parsedWorkload) map[string]brokerRead {
+// brokerResult is a broker's read with the workloads that wait for it.
+type brokerResult struct {
+	brokerRead
+	name      string
+	workloads []*parsedWorkload
+	took      time.Duration
+}
+
+// readBrokers reads every broker that a workload names, once, all
+// concurrently, and sends each broker's result as soon as it is there. A
+// read that outlives ctx (the tick's deadline) fails with the broker's own
+// error, wrapping ErrBrokerUnavailable. The channel is closed once every
+// broker has answered.
+func (c *Controller) readBrokers(ctx context.Context, ps []parsedWorkload) <-chan brokerResult {
+	groups := map[string]*brokerResult{}
 	scopes := map[string]*queue.Scope{}
-	for _, p := range ps {
-		sc := scopes[p.spec.Broker]
-		if sc == nil {
-			sc = &queue.Scope{}
-			scopes[p.spec.Broker] = sc
+	var order []string
+	for i := range ps {
+		p := &ps[i]
+		g := groups[p.spec.Broker]
+		if g == nil {
+			g = &brokerResult{name: p.spec.Broker}
+			groups[p.spec.Broker] = g
+			scopes[p.spec.Broker] = &queue.Scope{}
+			order = append(order, p.spec.Broker)
 		}
+		g.workloads = append(g.workloads, p)
+		sc := scopes[p.spec.Broker]
 		if p.spec.QueuePattern != nil {
 			sc.Vhosts = append(sc.Vhosts, p.spec.VHost)
 		} else {
 			sc.Add(p.spec.VHost, p.spec.Queues...)
 		}
 	}
-	out := make(map[string]brokerRead, len(scopes))
-	var mu sync.Mutex
+	out := make(chan brokerResult, len(groups))
 	var wg sync.WaitGroup
-	for name, scope := range scopes {
+	for _, name := range order {
+		g, scope := groups[name], scopes[name]
 		r, ok := c.brokers[name]
 		if !ok {
-			out[name] = brokerRead{err: fmt.Errorf("%w: %q is not in the controller's broker configuration", queue.ErrUnknownBroker, name)}
+			g.err = fmt.Errorf("%w: %q is not in the controller's broker configuration", queue.ErrUnknownBroker, name)
 			c.observe.ObserveError(metrics.ErrorKindQueue)
+			out <- *g
 			continue
 		}
 		wg.Go(func() {
 			start := c.clock.Now()
-			snap, err := r.Snapshot(ctx, *scope)
-			c.observe.ObserveBrokerRequest(name, c.clock.Since(start), err)
-			if err != nil {
+			g.snap, g.err = r.Snapshot(ctx, *scope)
+			if g.err != nil && ctx.Err() != nil && !errors.Is(g.err, queue.ErrBrokerUnavailable) {
+				g.err = fmt.Errorf("%w: broker %q: no answer within the tick (%s): %w", queue.ErrBrokerUnavailable, name, c.interval, g.err)
+			}
+			if g.err != nil && !strings.Contains(g.err.Error(), fmt.Sprintf("broker %q", name)) {
+				g.err = fmt.Errorf("broker %q: %w", name, g.err) // the queue package's errors name it already
+			}
+			g.took = c.clock.Since(start)
+			c.observe.ObserveBrokerRequest(name, g.took, g.err)
+			if g.err != nil {
 				c.observe.ObserveError(metrics.ErrorKindBroker)
 			}
-			mu.Lock()
-			out[name] = brokerRead{snap: snap, err: err}
-			mu.Unlock()
+			out <- *g
 		})
 	}
-	wg.Wait()
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
 	return out
+}
+
+// logBroker logs a broker's failure, and its recovery, once per change of
+// state at the default level; the events and metrics say the rest.
+func (c *Controller) logBroker(ctx context.Context, br brokerResult) {
+	logger := klog.FromContext(ctx)
+	prev, seen := c.brokerErr[br.name]
+	switch {
+	case br.err != nil:
+		if msg := br.err.Error(); !seen || msg != prev {
+			logger.Error(br.err, "Broker read failed; its workloads hold", "broker", br.name, "workloads", len(br.workloads))
+			c.brokerErr[br.name] = msg
+		}
+	case seen:
+		logger.Info("Broker read again", "broker", br.name, "workloads", len(br.workloads), "duration", br.took)
+		delete(c.brokerErr, br.name)
+	}
 }
 
 // sync decides for one workload and applies the decision. It reports
 // whether the replicas were changed.
-func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[string]brokerRead, cpu map[string]cpuRead, now time.Time) (policy.Decision, bool, error) {
+func (c *Controller) sync(ctx context.Context, p *parsedWorkload, br brokerRead, cpu map[string]cpuRead, now time.Time) (policy.Decision, bool, error) {
 	mem, err := c.remember(p.workload, now)
 	if err != nil {
 		c.warn(p.workload, ReasonInvalidAnnotations, "%v; starting from an empty state", err)
 	}
-	obs := policy.Observation{Replicas: p.Replicas, Queue: c.observeQueue(p, snaps[p.spec.Broker]), CPU: c.observeCPU(p, cpu)}
+	obs := policy.Observation{Replicas: p.Replicas, Queue: c.observeQueue(p, br), CPU: c.observeCPU(p, cpu)}
 	d, next := policy.Decide(p.spec, obs, mem.state, now)
-	observed := p.spec
-	if c.dryRun {
-		observed.DryRun = true
-		if d.Apply {
-			d.Apply = false
-			d.Reason = "global dry-run: " + d.Reason
-		}
-	}
-	c.observe.ObserveWorkload(string(p.Kind), p.Namespace, p.Name, p.spec.Broker, metrics.QueueLabel(p.spec), obs, d, observed)
+	c.observe.ObserveWorkload(string(p.Kind), p.Namespace, p.Name, p.spec.Broker, metrics.QueueLabel(p.spec), obs, d, p.spec)
 
-	changed := false
+	changed, rv := false, p.ResourceVersion
 	if d.Apply {
+		if err := c.leading(); err != nil {
+			return d, false, err
+		}
 		if d.Desired < d.Current {
 			c.markIdleFirst(ctx, p)
 		}
 		start := c.clock.Now()
-		err := c.scale(ctx, p.workload, d)
+		newRV, err := c.scale(ctx, p.workload, d)
 		c.observe.ObserveApply(c.clock.Since(start))
 		if err != nil {
 			// Keep the old state: the change did not happen.
@@ -385,6 +493,7 @@ func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[stri
 			return d, false, err
 		}
 		changed = true
+		rv = newRV
 		c.observe.ObserveScale(string(p.Kind), p.Namespace, p.Name, metrics.Direction(d.Current, d.Desired), d.DrivenBy)
 		c.recorder.Eventf(p.obj, corev1.EventTypeNormal, ReasonRescaled, "%s", d.Reason)
 	}
@@ -401,7 +510,17 @@ func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[stri
 	}
 	w := written{durable: durable, summary: d.Summary()}
 	if changed || mem.refreshDue(now, c.syncEach) || w != mem.written && now.Sub(mem.syncedAt) >= min(minRewrite, c.syncEach) {
-		if err := c.persist(ctx, p.workload, mem, d, w, changed, now); err != nil {
+		if err := c.leading(); err != nil {
+			return d, changed, err
+		}
+		if err := c.persist(ctx, p.workload, mem, d, w, changed, rv, now); err != nil {
+			if errors.Is(err, ErrStateChanged) {
+				// Someone else (another leader) wrote this workload's
+				// state: forget ours and read theirs on the next tick.
+				delete(c.states, p.UID)
+				klog.FromContext(ctx).Info("State written by someone else; reading it again", "workload", klog.KRef(p.Namespace, p.Name), "kind", p.Kind)
+				return d, changed, nil
+			}
 			c.observe.ObserveError(metrics.ErrorKindState)
 			return d, changed, err
 		}
@@ -414,7 +533,7 @@ func (c *Controller) sync(ctx context.Context, p *parsedWorkload, snaps map[stri
 // the policy never answers with a scale-down.
 func (c *Controller) observeQueue(p *parsedWorkload, br brokerRead) policy.QueueObservation {
 	if br.err != nil {
-		c.warn(p.workload, ReasonBrokerUnavailable, "broker %q: %v", p.spec.Broker, br.err)
+		c.warn(p.workload, ReasonBrokerUnavailable, "%s", oneLine(br.err))
 		return policy.QueueObservation{}
 	}
 	var t queue.Totals

@@ -171,6 +171,16 @@ func (f *fixture) replicas(name string) int32 {
 	return *d.Spec.Replicas
 }
 
+// annotation reads one annotation of a Deployment in ns.
+func (f *fixture) annotation(name, key string) string {
+	f.t.Helper()
+	d, err := f.kube.AppsV1().Deployments("ns").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return d.Annotations[key]
+}
+
 func (f *fixture) events() []string {
 	var out []string
 	for {
@@ -308,8 +318,21 @@ func TestGlobalDryRunChangesNothingAndSaysSo(t *testing.T) {
 		t.Errorf("replicas = %d in global dry-run, want 2", got)
 	}
 	d := res.Decisions["Deployment/ns/worker"]
-	if d.Apply || d.Desired != 7 || !strings.HasPrefix(d.Reason, "global dry-run: ") {
-		t.Errorf("decision = %+v, want desired 7, not applied, reason marked global dry-run", d)
+	if d.Apply || d.Desired != 7 || !strings.HasSuffix(d.Reason, "; dry-run: would scale 2 -> 7") {
+		t.Errorf("decision = %+v, want desired 7, not applied, reason saying it would scale", d)
+	}
+	// The state records no scale-up that never happened: later ticks keep
+	// saying what they would do, never "scale-up-cooldown ... hold".
+	for range 3 {
+		f.clock.Step(5 * time.Second)
+		d = f.ctrl.Tick(context.Background()).Decisions["Deployment/ns/worker"]
+		if !strings.HasSuffix(d.Reason, "; dry-run: would scale 2 -> 7") {
+			t.Errorf("a later dry-run tick says %q, want it to say it would scale 2 -> 7", d.Reason)
+		}
+	}
+	st, err := policy.DecodeState(f.annotation("worker", policy.StateAnnotation))
+	if err != nil || !st.LastScaleUp.IsZero() {
+		t.Errorf("stored state = %+v, %v; want no scale-up recorded in dry-run", st, err)
 	}
 }
 

@@ -71,3 +71,14 @@ func (c *Controller) clearCPUWarning(w *workload) {
 func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
+
+// EventSpamKey is the key of client-go's event spam filter for the
+// controller's broadcaster. The default keys by object alone, so 25 events
+// of one long-lasting or flapping problem on a workload use up its budget,
+// and a new problem (its queue deleted) is then dropped. warn sends a
+// problem's event once while it lasts; keying by reason and message as well
+// gives every distinct problem a budget of its own.
+func EventSpamKey(e *corev1.Event) string {
+	return strings.Join([]string{e.Source.Component, e.Source.Host, e.InvolvedObject.Kind, e.InvolvedObject.Namespace,
+		e.InvolvedObject.Name, string(e.InvolvedObject.UID), e.InvolvedObject.APIVersion, e.Type, e.Reason, e.Message}, "\x00")
+}

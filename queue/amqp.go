@@ -17,10 +17,15 @@ import (
 )
 
 // Re-dial pacing of the AMQP source: after the n-th failed dial in a row the
-// next one waits min(initial*2^(n-1), max).
+// next one waits min(initial*2^(n-1), max). The cap is short on purpose:
+// the source is read once per tick, so at most one dial per tick is tried
+// anyway, and a broker that is back must be read again within one tick. A
+// dial to a dead loopback or cluster address fails at once; one to a
+// black hole is bounded by the broker's timeout and costs only that
+// broker's workloads.
 const (
-	DefaultRedialInitial = time.Second
-	DefaultRedialMax     = 30 * time.Second
+	DefaultRedialInitial = 250 * time.Millisecond
+	DefaultRedialMax     = time.Second
 )
 
 // AMQPSource reads queues with AMQP 0-9-1 passive declares, for brokers
@@ -248,8 +253,9 @@ func (s *AMQPSource) connect(ctx context.Context) error {
 	}
 	now := s.clock.Now()
 	if now.Before(s.nextDial) {
-		return &BrokerError{Broker: s.name, Op: "amqp dial", Kind: kindOfAMQP(s.lastErr),
-			Err: fmt.Errorf("next attempt in %s after %d failures: %w", s.nextDial.Sub(now).Round(time.Millisecond), s.failures, s.lastErr)}
+		// The same text as the failed dial itself: no countdown, so that a
+		// warning deduplicated on its text is sent once per outage.
+		return &BrokerError{Broker: s.name, Op: "amqp dial", Kind: kindOfAMQP(s.lastErr), Err: s.lastErr}
 	}
 	conn, err := s.dial(ctx)
 	if err != nil {

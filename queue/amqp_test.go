@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -185,12 +186,16 @@ func TestAMQPRedial(t *testing.T) {
 	steps := []step{
 		{restart: true, wantDial: 2}, // closed: re-dial at once
 		{restart: true, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 3}, // broker down
-		{advance: 500 * time.Millisecond, wantErr: ErrBrokerUnavailable, wantDial: 3}, // within the 1s backoff: no dial
-		{advance: 600 * time.Millisecond, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 4},
-		{advance: time.Second, wantErr: ErrBrokerUnavailable, wantDial: 4}, // backoff is now 2s
-		{advance: time.Second, wantDial: 5},                                // back up
-		{advance: time.Second, wantDial: 5},                                // the connection is reused
+		{advance: 100 * time.Millisecond, wantErr: ErrBrokerUnavailable, wantDial: 3}, // within the 250ms backoff: no dial
+		{advance: 200 * time.Millisecond, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 4},
+		{advance: 300 * time.Millisecond, wantErr: ErrBrokerUnavailable, wantDial: 4}, // backoff is now 500ms
+		{advance: 300 * time.Millisecond, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 5},
+		{advance: time.Second, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 6}, // 1s: the cap
+		{advance: time.Second, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 7}, // still 1s: a 1s tick re-dials every tick
+		{advance: time.Second, wantDial: 8},                                                  // back up within one 1s tick
+		{advance: time.Second, wantDial: 8},                                                  // the connection is reused
 	}
+	var msgs []string
 	for i, st := range steps {
 		clk.Step(st.advance)
 		if st.restart {
@@ -205,9 +210,17 @@ func TestAMQPRedial(t *testing.T) {
 		if !errors.Is(err, st.wantErr) || (st.wantErr == nil) != (err == nil) {
 			t.Errorf("step %d: err = %v, want %v", i, err, st.wantErr)
 		}
+		if err != nil && !slices.Contains(msgs, err.Error()) {
+			msgs = append(msgs, err.Error())
+		}
 		if fb.dials != st.wantDial {
 			t.Errorf("step %d: %d dials, want %d", i, fb.dials, st.wantDial)
 		}
+	}
+	// Dials and fast failures within the backoff read the same: an event
+	// deduplicated on its text is sent once for the whole outage.
+	if want := []string{`broker "main": amqp dial: broker unavailable: ` + refused.Error()}; !slices.Equal(msgs, want) {
+		t.Errorf("error texts during the outage = %q, want only %q", msgs, want)
 	}
 	if fb.maxOpen > 1 {
 		t.Errorf("%d connections open at once, want at most 1", fb.maxOpen)

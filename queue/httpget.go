@@ -69,9 +69,17 @@ func (e *httpEndpoint) get(ctx context.Context, u *url.URL, op string, auth *use
 // cause keeps the useful part of a transport error: "timeout after 10s"
 // rather than a bare "context deadline exceeded", and never a URL with
 // userinfo.
+//
+// Op already names the request, so the *url.Error around the cause, whose
+// text repeats the whole URL with its query, is dropped: the same failure
+// then reads the same on every page and every tick.
 func (e *httpEndpoint) cause(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("no answer within %s: %w", e.timeout, context.DeadlineExceeded)
+		return fmt.Errorf("no answer within the read's deadline (timeout %s): %w", e.timeout, context.DeadlineExceeded)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
 	}
 	return redactErr(err)
 }

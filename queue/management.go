@@ -110,6 +110,9 @@ func (m *ManagementSource) Snapshot(ctx context.Context, scope Scope) (*Snapshot
 			paths = append(paths, "/api/queues/"+url.PathEscape(v))
 		}
 	}
+	// The whole read, every page included, takes at most the timeout.
+	ctx, cancel := context.WithTimeout(ctx, m.http.timeout)
+	defer cancel()
 	l := &listing{m: m, auth: auth}
 	for _, p := range paths {
 		if err := l.list(ctx, p, len(cov.Vhosts) > 0); err != nil {
@@ -123,6 +126,9 @@ func (m *ManagementSource) Snapshot(ctx context.Context, scope Scope) (*Snapshot
 		if it.q.Ready == nil {
 			snap.SetError(k, &QueueError{Broker: m.name, Queue: k, Kind: ErrStatsUnavailable})
 			continue
+		}
+		if err := it.q.check(); err != nil {
+			return nil, &BrokerError{Broker: m.name, Op: l.op, Kind: ErrInvalidResponse, Err: fmt.Errorf("queue %s: %w", k, err)}
 		}
 		st := QueueStats{
 			Ready:            *it.q.Ready,
@@ -234,10 +240,81 @@ func (o *optFloat) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// check rejects figures that cannot be true: negative or absurd counts, a
+// consumer utilisation outside 0..1.
+func (q *mgmtQueue) check() error {
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"messages_ready", q.Ready}, {"messages_unacknowledged", q.Unacked}, {"consumers", q.Consumers}} {
+		if f.v != nil {
+			if err := checkCount(f.name, *f.v); err != nil {
+				return err
+			}
+		}
+	}
+	if q.Utilisation.set && !(q.Utilisation.v >= 0 && q.Utilisation.v <= 1) {
+		return fmt.Errorf("consumer_utilisation is %v, outside 0..1", q.Utilisation.v)
+	}
+	if s := q.Stats; s != nil {
+		c, _ := s.counters()
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{{"message_stats.publish", c.Publish}, {"message_stats.deliver_get", c.Deliver}, {"message_stats.ack", c.Ack}} {
+			if err := checkCount(f.name, f.v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 type mgmtPage struct {
 	Items     []mgmtQueue `json:"items"`
 	Page      int         `json:"page"`
 	PageCount int         `json:"page_count"`
+	PageSize  int         `json:"page_size"`
+	// FilteredCount is the number of queues the listing holds; RabbitMQ
+	// sends it with every page.
+	FilteredCount *int `json:"filtered_count"`
+}
+
+// check rejects a page whose pagination does not add up: a page count
+// beyond the cap or beyond what filtered_count needs, more items than the
+// page size, an empty page before the last, a queue named twice.
+//
+// pageSize is the size asked for; the page's own page_size, which RabbitMQ
+// echoes, takes precedence when present.
+func (pg *mgmtPage) check(n, pageSize int) error {
+	if pg.PageSize > 0 {
+		pageSize = pg.PageSize
+	}
+	switch {
+	case pg.PageCount < 0 || pg.PageCount > maxPages:
+		return fmt.Errorf("page_count is %d, beyond the cap of %d pages", pg.PageCount, maxPages)
+	case pg.FilteredCount != nil && *pg.FilteredCount < 0:
+		return fmt.Errorf("filtered_count is %d, a negative count", *pg.FilteredCount)
+	case pg.FilteredCount != nil && pg.PageCount > max(1, (*pg.FilteredCount+pageSize-1)/pageSize):
+		return fmt.Errorf("page_count is %d, but filtered_count %d needs %d pages of %d", pg.PageCount, *pg.FilteredCount,
+			max(1, (*pg.FilteredCount+pageSize-1)/pageSize), pageSize)
+	case len(pg.Items) > pageSize:
+		return fmt.Errorf("page %d holds %d items, more than the page size %d", n, len(pg.Items), pageSize)
+	case len(pg.Items) == 0 && n < pg.PageCount:
+		return fmt.Errorf("page %d of %d is empty", n, pg.PageCount)
+	}
+	seen := make(map[QueueKey]bool, len(pg.Items))
+	for _, it := range pg.Items {
+		k := QueueKey{Vhost: it.Vhost, Name: it.Name}
+		if it.Name == "" {
+			return fmt.Errorf("page %d holds an item without a name", n)
+		}
+		if seen[k] {
+			return fmt.Errorf("page %d names queue %s twice", n, k)
+		}
+		seen[k] = true
+	}
+	return nil
 }
 
 type timedQueue struct {
@@ -249,6 +326,10 @@ type timedQueue struct {
 type listing struct {
 	m    *ManagementSource
 	auth *userPass
+
+	// op names the listing's request in errors, without the page: the
+	// same problem gives the same message whichever page showed it.
+	op string
 
 	mu       sync.Mutex
 	items    []timedQueue
@@ -320,9 +401,10 @@ func (l *listing) page(ctx context.Context, path string, n int) (int, error) {
 	q.Set("msg_rates_age", msgRatesIncr)
 	q.Set("msg_rates_incr", msgRatesIncr)
 	u.RawQuery = q.Encode()
-	op := "GET " + displayURL(&u, "page")
+	op := "GET " + displayURL(&u)
 
 	var pg mgmtPage
+	pageSize := l.m.pageSize
 	err := l.m.http.get(ctx, &u, op, l.auth, "application/json", func(r io.Reader) error {
 		br := bufio.NewReader(r)
 		first, err := peekNonSpace(br)
@@ -332,7 +414,11 @@ func (l *listing) page(ctx context.Context, path string, n int) (int, error) {
 		dec := json.NewDecoder(br)
 		if first == '[' { // a broker that ignores pagination
 			pg.Page, pg.PageCount = 1, 1
-			return dec.Decode(&pg.Items)
+			if err := dec.Decode(&pg.Items); err != nil {
+				return err
+			}
+			pageSize = max(pageSize, len(pg.Items))
+			return nil
 		}
 		return dec.Decode(&pg)
 	})
@@ -340,15 +426,19 @@ func (l *listing) page(ctx context.Context, path string, n int) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.requests++
+	l.op = op
 	if err != nil {
 		return 0, err
+	}
+	if err := pg.check(n, pageSize); err != nil {
+		return 0, &BrokerError{Broker: l.m.name, Op: op, Kind: ErrInvalidResponse, Err: err}
 	}
 	if l.seen == nil {
 		l.seen = map[QueueKey]bool{}
 	}
 	for _, it := range pg.Items {
 		k := QueueKey{Vhost: it.Vhost, Name: it.Name}
-		if it.Name == "" || l.seen[k] { // a queue shifted across pages while paging
+		if l.seen[k] { // a queue shifted across pages while paging
 			continue
 		}
 		l.seen[k] = true

@@ -192,6 +192,8 @@ func TestManagementErrors(t *testing.T) {
 		want     error
 		notWant  error
 		status   int
+		// wantText is in the error: the field and the value at fault.
+		wantText string
 	}{
 		{
 			name:     "401 wrong password",
@@ -250,6 +252,75 @@ func TestManagementErrors(t *testing.T) {
 			want: ErrInvalidResponse, notWant: ErrBrokerUnavailable,
 		},
 		{
+			name:    "negative count",
+			handler: pageOf(`{"name":"orders","vhost":"/","messages_ready":-100,"messages_unacknowledged":0}`),
+			want:    ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: `queue "orders" in vhost "/": messages_ready is -100, a negative count`,
+		},
+		{
+			name:    "negative counter",
+			handler: pageOf(`{"name":"orders","vhost":"/","messages_ready":1,"message_stats":{"publish":-5}}`),
+			want:    ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: "message_stats.publish is -5",
+		},
+		{
+			name:    "absurd count",
+			handler: pageOf(`{"name":"orders","vhost":"/","messages_ready":1,"consumers":9000000000000000}`),
+			want:    ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: "consumers is 9000000000000000, beyond any plausible count",
+		},
+		{
+			name:    "number as a string",
+			handler: pageOf(`{"name":"orders","vhost":"/","messages_ready":"12"}`),
+			want:    ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: "messages_ready",
+		},
+		{
+			name:    "consumer utilisation above 1",
+			handler: pageOf(`{"name":"orders","vhost":"/","messages_ready":1,"consumer_utilisation":7}`),
+			want:    ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: "consumer_utilisation is 7, outside 0..1",
+		},
+		{
+			name:    "queue named twice in a page",
+			handler: pageOf(`{"name":"orders","vhost":"/","messages_ready":1},{"name":"orders","vhost":"/","messages_ready":5}`),
+			want:    ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: `names queue "orders" in vhost "/" twice`,
+		},
+		{
+			name: "huge page_count and no items",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"items":[],"page":1,"page_count":1000000,"page_size":500}`))
+			},
+			want: ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: "page_count is 1000000, beyond the cap of 1000 pages",
+		},
+		{
+			name: "page_count beyond filtered_count",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write([]byte(`{"items":[{"name":"a","vhost":"/","messages_ready":1}],"page":1,"page_count":40,"page_size":500,"filtered_count":1}`))
+			},
+			want: ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: "page_count is 40, but filtered_count 1 needs 1 pages of 500",
+		},
+		{
+			name: "empty page before the last",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("page") == "2" {
+					_, _ = w.Write([]byte(`{"items":[],"page":2,"page_count":3,"page_size":1}`))
+					return
+				}
+				_, _ = w.Write([]byte(`{"items":[{"name":"a","vhost":"/","messages_ready":1}],"page":1,"page_count":3,"page_size":1}`))
+			},
+			want: ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+			wantText: "page 2 of 3 is empty",
+		},
+		{
+			name:    "empty body",
+			handler: func(http.ResponseWriter, *http.Request) {},
+			want:    ErrInvalidResponse, notWant: ErrBrokerUnavailable,
+		},
+		{
 			name: "slow response past the timeout",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				select {
@@ -287,12 +358,25 @@ func TestManagementErrors(t *testing.T) {
 			if !errors.As(err, &be) || be.Broker != "main" || be.Status != tt.status {
 				t.Errorf("err = %#v; want a *BrokerError for broker main with status %d", err, tt.status)
 			}
-			for _, secret := range []string{testPassword, "scaler:"} {
+			for _, secret := range []string{testPassword, "scaler:", "columns"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error %q contains %q", err, secret)
 				}
 			}
+			if !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("error %q does not say %q", err, tt.wantText)
+			}
+			if !strings.HasPrefix(err.Error(), `broker "main": `) || strings.Count(err.Error(), `"main"`) != 1 {
+				t.Errorf("error %q must name the broker once, first", err)
+			}
 		})
+	}
+}
+
+// pageOf serves one page holding items.
+func pageOf(items string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"items":[` + items + `],"page":1,"page_count":1,"page_size":500,"filtered_count":1}`))
 	}
 }
 

@@ -197,6 +197,7 @@ func (p *PrometheusSource) Snapshot(ctx context.Context, scope Scope) (*Snapshot
 	snap := NewSnapshot(p.name, SourcePrometheus, p.clock.Now(), cov)
 	snap.Requests = len(p.urls)
 	stats := map[QueueKey]*QueueStats{}
+	var invalid error
 	for _, rd := range reads {
 		gauge := func(name string, set func(*QueueStats, int64)) {
 			for _, m := range rd.families[name].GetMetric() {
@@ -204,12 +205,17 @@ func (p *PrometheusSource) Snapshot(ctx context.Context, scope Scope) (*Snapshot
 				if !ok {
 					continue
 				}
+				v := sampleValue(m)
+				if err := checkSample(name, v); err != nil {
+					invalid = lesserErr(invalid, fmt.Errorf("queue %s: %w", k, err))
+					continue
+				}
 				st := stats[k]
 				if st == nil {
 					st = &QueueStats{UnackedAvailable: true, SampleTime: rd.at}
 					stats[k] = st
 				}
-				set(st, int64(math.Round(sampleValue(m))))
+				set(st, int64(math.Round(v)))
 			}
 		}
 		// A queue is reported by the node that hosts it; should two nodes
@@ -217,6 +223,24 @@ func (p *PrometheusSource) Snapshot(ctx context.Context, scope Scope) (*Snapshot
 		gauge(metricReady, func(s *QueueStats, v int64) { s.Ready = max(s.Ready, v) })
 		gauge(metricUnacked, func(s *QueueStats, v int64) { s.Unacked = max(s.Unacked, v) })
 		gauge(metricConsumers, func(s *QueueStats, v int64) { s.Consumers = max(s.Consumers, v) })
+	}
+	// Counters are checked before any of them touches the counter state.
+	for _, rd := range reads {
+		for name, fam := range rd.families {
+			if _, ok := counterMetrics[name]; !ok {
+				continue
+			}
+			for _, m := range fam.GetMetric() {
+				if k, ok := queueOf(m); ok {
+					if err := checkSample(name, sampleValue(m)); err != nil {
+						invalid = lesserErr(invalid, fmt.Errorf("queue %s: %w", k, err))
+					}
+				}
+			}
+		}
+	}
+	if invalid != nil {
+		return nil, &BrokerError{Broker: p.name, Op: "GET " + displayURL(p.urls[0].JoinPath("metrics", "detailed")), Kind: ErrInvalidResponse, Err: invalid}
 	}
 
 	totals := make(map[QueueKey]*[3]float64, len(stats))
@@ -328,9 +352,6 @@ func sampleValue(m *dto.Metric) float64 {
 	case m.Untyped != nil:
 		v = m.GetUntyped().GetValue()
 	}
-	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return 0
-	}
 	return v
 }
 
@@ -359,4 +380,14 @@ func rabbitVersion(fams map[string]*dto.MetricFamily) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// lesserErr keeps, of two errors, the one whose text sorts first, so that a
+// read with several bad figures names the same one every time whatever the
+// order in which they were met.
+func lesserErr(cur, next error) error {
+	if cur == nil || next.Error() < cur.Error() {
+		return next
+	}
+	return cur
 }

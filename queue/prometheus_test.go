@@ -274,15 +274,26 @@ func TestPrometheusErrors(t *testing.T) {
 		{"401", "", http.StatusUnauthorized, ErrUnauthorized},
 		{"404 plugin path", "", http.StatusNotFound, ErrInvalidResponse},
 		{"500", "", http.StatusInternalServerError, ErrBrokerUnavailable},
+		{"negative depth", "rabbitmq_detailed_queue_messages_ready{vhost=\"/\",queue=\"a\"} -100\n", http.StatusOK, ErrInvalidResponse},
+		{"NaN consumers", "rabbitmq_detailed_queue_messages_ready{vhost=\"/\",queue=\"a\"} 1\nrabbitmq_detailed_queue_consumers{vhost=\"/\",queue=\"a\"} NaN\n", http.StatusOK, ErrInvalidResponse},
+		{"HTML", "<html>login</html>", http.StatusOK, ErrInvalidResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newPromServer(t, tt.body)
 			srv.set(tt.body, tt.status)
 			p := newTestPrometheus(t, testingclock.NewFakeClock(t0), srv.URL)
-			if _, err := p.Snapshot(context.Background(), Scope{}); !errors.Is(err, tt.want) {
-				t.Errorf("err = %v, want %v", err, tt.want)
+			snap, err := p.Snapshot(context.Background(), Scope{})
+			if !errors.Is(err, tt.want) || snap != nil {
+				t.Errorf("Snapshot = %v, %v; want no snapshot and %v", snap, err, tt.want)
 			}
 		})
+	}
+	// The error names the queue, the family and the value.
+	srv := newPromServer(t, "")
+	srv.set("rabbitmq_detailed_queue_messages_ready{vhost=\"/\",queue=\"a\"} -100\n", http.StatusOK)
+	_, err := newTestPrometheus(t, testingclock.NewFakeClock(t0), srv.URL).Snapshot(context.Background(), Scope{})
+	if want := `queue "a" in vhost "/": rabbitmq_detailed_queue_messages_ready is -100, a negative count`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want it to say %q", err, want)
 	}
 }

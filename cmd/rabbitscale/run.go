@@ -59,8 +59,17 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
+// exitGrace bounds how long a process that lost its lease may take to shut
+// down before it exits anyway: it must never hang.
+const exitGrace = 10 * time.Second
+
 func run(ctx context.Context, o *RunOptions) error {
 	logger := klog.FromContext(ctx)
+	// Everything (informers, events, ticks) runs on this context, so that
+	// losing the lease stops all of it, not only the ticks.
+	signalled := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	cfg, err := restConfig(o.Kubeconfig)
 	if err != nil {
 		return fmt.Errorf("kubernetes client configuration: %w", err)
@@ -101,7 +110,8 @@ func run(ctx context.Context, o *RunOptions) error {
 		}
 	}
 
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx),
+		record.WithCorrelatorOptions(record.CorrelatorOptions{SpamKeyFunc: autoscaler.EventSpamKey}))
 	broadcaster.StartStructuredLogging(4)
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
@@ -115,8 +125,19 @@ func run(ctx context.Context, o *RunOptions) error {
 	if o.LabelSelector != "" {
 		podFactory = informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute, informers.WithNamespace(o.Namespace))
 	}
+	var guard *autoscaler.LeaseGuard
+	var leader func() error
+	if o.LeaderElect {
+		guard = autoscaler.NewLeaseGuard(&resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaseNamespace, Name: o.LeaseName},
+			Client:     kube.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		}, o.RenewDeadline, clock.RealClock{})
+		leader = guard.Check
+	}
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
+		Leader:   leader,
 		Observer: metrics.NewController(reg),
 		Kube:     kube, Brokers: readers, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSync,
@@ -131,7 +152,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	}
 	for _, f := range factories {
 		f.Start(ctx.Done())
-		defer f.Shutdown()
+		defer func() { cancel(); f.Shutdown() }()
 	}
 
 	var ready atomic.Bool
@@ -160,14 +181,19 @@ func run(ctx context.Context, o *RunOptions) error {
 	if !o.LeaderElect {
 		return ctrl.Run(ctx)
 	}
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaseNamespace, Name: o.LeaseName},
-		Client:     kube.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
-	var runErr error
-	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
-		Lock:            lock,
+	return runLeaderElected(ctx, signalled, cancel, o, id, guard, ctrl)
+}
+
+// runLeaderElected runs the controller while this process holds the lease.
+// A process that loses the lease, or stops being able to tell that it
+// holds it (LeaseGuard), exits with an error, as kube-controller-manager
+// does: its restart starts as a standby from the annotations, never from
+// the memory of a term that another replica has since continued. Exiting
+// is bounded by exitGrace.
+func runLeaderElected(ctx, signalled context.Context, cancel context.CancelFunc, o *RunOptions, id string, guard *autoscaler.LeaseGuard, ctrl *autoscaler.Controller) error {
+	logger := klog.FromContext(ctx)
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock:            guard,
 		LeaseDuration:   o.LeaseDuration,
 		RenewDeadline:   o.RenewDeadline,
 		RetryPeriod:     o.RetryPeriod,
@@ -176,22 +202,34 @@ func run(ctx context.Context, o *RunOptions) error {
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
 				logger.Info("Started leading", "identity", id)
-				runErr = ctrl.Run(ctx)
+				if err := ctrl.Run(ctx); err != nil {
+					logger.Error(err, "Controller stopped", "identity", id)
+				}
+				cancel() // stop renewing, release the lease if still held
 			},
 			OnStoppedLeading: func() {
+				guard.Lost()
 				logger.Info("Stopped leading", "identity", id)
 			},
 		},
 	})
-	if runErr != nil {
-		return runErr
+	if err != nil {
+		return err
 	}
-	if ctx.Err() == nil {
-		// Leadership was lost while we still wanted it: exit so that a
-		// restart starts from the annotations, never from stale memory.
-		return errors.New("lost leadership")
+	elector.Run(ctx) // returns once leadership is lost or ctx ends
+	if signalled.Err() != nil {
+		return nil // SIGTERM: the lease was released on the way out
 	}
-	return nil
+	// Leadership was lost while we still wanted it, or the controller
+	// stopped acting: exit so that a restart starts from the annotations.
+	// The deferred shutdown is bounded.
+	cancel()
+	time.AfterFunc(exitGrace, func() {
+		logger.Error(nil, "Shutdown after losing the lease took too long; exiting", "grace", exitGrace)
+		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
+	})
+	logger.Info("Lost the lease; exiting so that a restart starts as a standby from the stored state", "identity", id)
+	return errors.New("lost the leader election lease")
 }
 
 // httpServer serves /metrics, /healthz and /readyz, and Go's profiles
