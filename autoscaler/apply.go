@@ -83,9 +83,9 @@ func (c *Controller) getScale(ctx context.Context, w *workload) (*autoscalingv1.
 func (c *Controller) updateScale(ctx context.Context, w *workload, s *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {
 	switch w.Kind {
 	case KindStatefulSet:
-		return c.kube.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
+		return c.kube.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{FieldManager: c.fieldManager})
 	default:
-		return c.kube.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{})
+		return c.kube.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{FieldManager: c.fieldManager})
 	}
 }
 
@@ -143,9 +143,9 @@ func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d poli
 	}
 	switch w.Kind {
 	case KindStatefulSet:
-		_, err = c.kube.AppsV1().StatefulSets(w.Namespace).Patch(ctx, w.Name, pt, patch, metav1.PatchOptions{})
+		_, err = c.kube.AppsV1().StatefulSets(w.Namespace).Patch(ctx, w.Name, pt, patch, metav1.PatchOptions{FieldManager: c.fieldManager})
 	default:
-		_, err = c.kube.AppsV1().Deployments(w.Namespace).Patch(ctx, w.Name, pt, patch, metav1.PatchOptions{})
+		_, err = c.kube.AppsV1().Deployments(w.Namespace).Patch(ctx, w.Name, pt, patch, metav1.PatchOptions{FieldManager: c.fieldManager})
 	}
 	switch {
 	case err == nil:

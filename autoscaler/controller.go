@@ -1,6 +1,7 @@
 package autoscaler
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -80,6 +81,11 @@ type Config struct {
 	// Run returns it: a leader that lost its lease, or cannot know that it
 	// still holds it, writes nothing more. Nil means always leading.
 	Leader func() error
+	// FieldManager names the controller in the managedFields of what it
+	// writes (default "rabbitscale"); `rabbitscale run` adds its
+	// leader-election identity, so that `kubectl get -o yaml
+	// --show-managed-fields` tells which replica wrote.
+	FieldManager string
 }
 
 // ErrNotLeader says that the process may not write: it lost its lease, or
@@ -122,7 +128,8 @@ type Controller struct {
 	pods    corelisters.PodLister
 	synced  []cache.InformerSynced
 
-	leader func() error
+	leader       func() error
+	fieldManager string
 
 	mu        sync.Mutex        // guards states and the warnings; Tick is not reentrant anyway
 	brokerErr map[string]string // broker -> its last read's error, while it fails
@@ -198,7 +205,7 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(), pods: p.Lister(),
 		synced: []cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced, p.Informer().HasSynced},
 		states: map[types.UID]*memory{}, warned: map[string]string{}, cpuWarned: map[string]string{},
-		brokerErr: map[string]string{}, leader: cfg.Leader,
+		brokerErr: map[string]string{}, leader: cfg.Leader, fieldManager: cmp.Or(cfg.FieldManager, "rabbitscale"),
 	}, nil
 }
 

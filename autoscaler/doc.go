@@ -6,6 +6,32 @@
 // rabbitscale.io/decision and rabbitscale.io/state annotations so restarts
 // and leader changes lose nothing.
 //
+// # The tick
+//
+// Tick gathers, then decides and applies, broker by broker: every broker
+// named by a workload is read concurrently under a deadline of the tick
+// interval (readBrokers), CPU is read meanwhile, and each broker's
+// workloads are synced (sync: observe, policy.Decide, report, apply) as
+// soon as that broker's read completes. A broker that misses the deadline
+// fails like an unreachable one: its workloads hold with "queue
+// unavailable". Broker failures and recoveries are logged once per change
+// (logBroker); warnings are deduplicated per workload on their text, and
+// EventSpamKey gives each distinct problem its own spam-filter budget.
+// Global dry-run goes into the spec (Spec.DryRun), never edits a decision.
+//
+// # Leadership
+//
+// Config.Leader is asked before every write; `rabbitscale run` passes
+// LeaseGuard.Check, which refuses once the lease's last renewal was sent
+// longer ago than the renew deadline, on the process's monotonic clock, so
+// that a leader resumed from a pause writes nothing. A refused check ends
+// the tick and Run (ErrNotLeader), and the process exits. Every write has a
+// precondition as well: the scale update carries the informer's
+// resourceVersion, and the state annotation is written with a JSON patch
+// that tests its previous value (a merge patch with the resourceVersion
+// before it exists); a failed test (ErrStateChanged) drops the memory of
+// the workload, which is read again from its annotations.
+//
 // # Writes to the API server
 //
 // A change costs two calls: an update of the scale subresource carrying the

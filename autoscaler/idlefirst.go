@@ -172,7 +172,7 @@ func (c *Controller) setDeletionCost(ctx context.Context, pod *corev1.Pod, want 
 	if err != nil {
 		return false, err
 	}
-	if _, err := c.kube.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := c.kube.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: c.fieldManager}); err != nil {
 		return false, fmt.Errorf("patching the deletion cost of pod %s: %w", pod.Name, err)
 	}
 	return true, nil

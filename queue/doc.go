@@ -83,6 +83,19 @@
 // from environment variables or files, re-read on every read, and appear in
 // no error or log line.
 //
+// # What is not trusted
+//
+// Every source checks an answer before it becomes a Snapshot (validate.go):
+// a negative count, one beyond 2^40, NaN, a consumer utilisation outside
+// 0..1, a management page count beyond the cap (1,000 pages) or beyond what
+// its filtered_count needs, more items than the page size, an empty page
+// before the last, a queue listed twice in one page. Any of them fails the
+// whole read with ErrInvalidResponse, naming the queue and the field, so
+// that the broker's workloads hold. The management read as a whole is
+// bounded by the broker's timeout, whatever the number of pages. Error
+// texts are stable for the same problem: the request is named without its
+// page or query, and a transport error without the URL it repeats.
+//
 // # Connections and time
 //
 // Each HTTP source holds one http.Client whose connections are reused and

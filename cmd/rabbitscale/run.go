@@ -137,7 +137,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	}
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
-		Leader:   leader,
+		Leader: leader, FieldManager: "rabbitscale-" + id,
 		Observer: metrics.NewController(reg),
 		Kube:     kube, Brokers: readers, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSync,

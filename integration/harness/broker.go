@@ -107,6 +107,26 @@ func (b *Broker) Halt(ctx context.Context) error {
 	return b.node.halt(ctx)
 }
 
+// Kill SIGKILLs the broker's node, as a crash or an OOM kill would: no
+// connection is closed cleanly. Resume starts it again.
+func (b *Broker) Kill(ctx context.Context) error {
+	if b.node == nil {
+		return ErrRestartUnsupported
+	}
+	n := b.node
+	if n.running == nil {
+		return nil
+	}
+	_ = syscall.Kill(-n.running.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-n.exited:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	n.running = nil
+	return nil
+}
+
 // Resume starts a node stopped by Halt and waits until it answers.
 func (b *Broker) Resume(ctx context.Context) error {
 	if b.node == nil {
