@@ -430,7 +430,7 @@ func (c *Controller) readBrokers(ctx context.Context, ps []parsedWorkload) <-cha
 			start := c.clock.Now()
 			g.snap, g.err = r.Snapshot(ctx, *scope)
 			if g.err != nil && ctx.Err() != nil && !errors.Is(g.err, queue.ErrBrokerUnavailable) {
-				g.err = fmt.Errorf("%w: broker %q: no answer within the tick (%s): %w", queue.ErrBrokerUnavailable, name, c.interval, g.err)
+				g.err = fmt.Errorf("no answer within the tick (%s): %w: %w", c.interval, g.err, queue.ErrBrokerUnavailable)
 			}
 			if g.err != nil && !strings.Contains(g.err.Error(), fmt.Sprintf("broker %q", name)) {
 				g.err = fmt.Errorf("broker %q: %w", name, g.err) // the queue package's errors name it already

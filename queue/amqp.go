@@ -19,13 +19,15 @@ import (
 // Re-dial pacing of the AMQP source: after the n-th failed dial in a row the
 // next one waits min(initial*2^(n-1), max). The cap is short on purpose:
 // the source is read once per tick, so at most one dial per tick is tried
-// anyway, and a broker that is back must be read again within one tick. A
+// anyway, and a broker that is back must be read again on the first tick
+// after it is: with a cap of half the shortest sensible tick (1 s), no tick
+// ever finds the backoff still running. A
 // dial to a dead loopback or cluster address fails at once; one to a
 // black hole is bounded by the broker's timeout and costs only that
 // broker's workloads.
 const (
 	DefaultRedialInitial = 250 * time.Millisecond
-	DefaultRedialMax     = time.Second
+	DefaultRedialMax     = 500 * time.Millisecond
 )
 
 // AMQPSource reads queues with AMQP 0-9-1 passive declares, for brokers

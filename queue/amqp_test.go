@@ -185,15 +185,15 @@ func TestAMQPRedial(t *testing.T) {
 	}
 	steps := []step{
 		{restart: true, wantDial: 2}, // closed: re-dial at once
-		{restart: true, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 3}, // broker down
-		{advance: 100 * time.Millisecond, wantErr: ErrBrokerUnavailable, wantDial: 3}, // within the 250ms backoff: no dial
-		{advance: 200 * time.Millisecond, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 4},
-		{advance: 300 * time.Millisecond, wantErr: ErrBrokerUnavailable, wantDial: 4}, // backoff is now 500ms
+		{restart: true, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 3},                   // broker down
+		{advance: 100 * time.Millisecond, wantErr: ErrBrokerUnavailable, wantDial: 3},                   // within the 250ms backoff: no dial
+		{advance: 200 * time.Millisecond, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 4}, // backoff now 500ms, the cap
+		{advance: 300 * time.Millisecond, wantErr: ErrBrokerUnavailable, wantDial: 4},
 		{advance: 300 * time.Millisecond, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 5},
-		{advance: time.Second, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 6}, // 1s: the cap
-		{advance: time.Second, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 7}, // still 1s: a 1s tick re-dials every tick
-		{advance: time.Second, wantDial: 8},                                                  // back up within one 1s tick
-		{advance: time.Second, wantDial: 8},                                                  // the connection is reused
+		{advance: time.Second, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 6}, // a 1s tick re-dials on every tick
+		{advance: time.Second, dialErr: refused, wantErr: ErrBrokerUnavailable, wantDial: 7},
+		{advance: time.Second, wantDial: 8}, // back up: read on the first tick after
+		{advance: time.Second, wantDial: 8}, // the connection is reused
 	}
 	var msgs []string
 	for i, st := range steps {

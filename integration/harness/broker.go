@@ -127,6 +127,24 @@ func (b *Broker) Kill(ctx context.Context) error {
 	return nil
 }
 
+// Plugins runs rabbitmq-plugins against the running node, e.g.
+// Plugins(ctx, "disable", "rabbitmq_management") to take the management API
+// away at runtime, as an operator might.
+func (b *Broker) Plugins(ctx context.Context, args ...string) error {
+	if b.node == nil {
+		return ErrRestartUnsupported
+	}
+	n := b.node
+	bin := filepath.Join(filepath.Dir(n.cmd.Path), "rabbitmq-plugins")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-n", n.name}, args...)...)
+	cmd.Dir, cmd.Env = n.cmd.Dir, n.cmd.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: n.cmd.SysProcAttr.Credential}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("rabbitmq-plugins %s: %w\n%s", strings.Join(args, " "), err, Tail(out, 20))
+	}
+	return nil
+}
+
 // Resume starts a node stopped by Halt and waits until it answers.
 func (b *Broker) Resume(ctx context.Context) error {
 	if b.node == nil {
