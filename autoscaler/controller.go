@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -391,9 +390,10 @@ type brokerResult struct {
 
 // readBrokers reads every broker that a workload names, once, all
 // concurrently, and sends each broker's result as soon as it is there. A
-// read that outlives ctx (the tick's deadline) fails with the broker's own
-// error, wrapping ErrBrokerUnavailable. The channel is closed once every
-// broker has answered.
+// read that outlives ctx (the tick's deadline) fails with the source's own
+// error (a *queue.BrokerError wrapping ErrBrokerUnavailable, which names the
+// broker), so events and logs read the same whatever cut the read short.
+// The channel is closed once every broker has answered.
 func (c *Controller) readBrokers(ctx context.Context, ps []parsedWorkload) <-chan brokerResult {
 	groups := map[string]*brokerResult{}
 	scopes := map[string]*queue.Scope{}
@@ -429,12 +429,6 @@ func (c *Controller) readBrokers(ctx context.Context, ps []parsedWorkload) <-cha
 		wg.Go(func() {
 			start := c.clock.Now()
 			g.snap, g.err = r.Snapshot(ctx, *scope)
-			if g.err != nil && ctx.Err() != nil && !errors.Is(g.err, queue.ErrBrokerUnavailable) {
-				g.err = fmt.Errorf("no answer within the tick (%s): %w: %w", c.interval, g.err, queue.ErrBrokerUnavailable)
-			}
-			if g.err != nil && !strings.Contains(g.err.Error(), fmt.Sprintf("broker %q", name)) {
-				g.err = fmt.Errorf("broker %q: %w", name, g.err) // the queue package's errors name it already
-			}
 			g.took = c.clock.Since(start)
 			c.observe.ObserveBrokerRequest(name, g.took, g.err)
 			if g.err != nil {

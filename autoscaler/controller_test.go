@@ -247,7 +247,7 @@ func TestTickReadsEachBrokerOncePerTick(t *testing.T) {
 
 func TestTickHoldsAndWarnsOnceWhileBrokerIsDown(t *testing.T) {
 	f := newFixture(t, false, deployment("worker", 5, ann("jobs", "target-depth-per-pod", "100")))
-	f.broker.err = fmt.Errorf("%w: connection refused", queue.ErrBrokerUnavailable)
+	f.broker.err = &queue.BrokerError{Broker: "default", Op: "GET http://rabbit:15672/api/queues", Kind: queue.ErrBrokerUnavailable, Err: errors.New("connection refused")}
 
 	for range 10 {
 		f.ctrl.Tick(context.Background())
@@ -256,7 +256,7 @@ func TestTickHoldsAndWarnsOnceWhileBrokerIsDown(t *testing.T) {
 	if got := f.replicas("worker"); got != 5 {
 		t.Errorf("replicas = %d while the broker is down, want 5 held", got)
 	}
-	want := []string{`Warning BrokerUnavailable broker "default": broker unavailable: connection refused`}
+	want := []string{`Warning BrokerUnavailable broker "default": GET http://rabbit:15672/api/queues: broker unavailable: connection refused`}
 	if diff := cmp.Diff(want, f.events()); diff != "" {
 		t.Errorf("events over 10 ticks diff (-want +got):\n%s", diff)
 	}
