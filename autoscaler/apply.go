@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,12 +40,16 @@ var ErrStateChanged = errors.New("state annotation changed by someone else")
 //
 // It returns the workload's resourceVersion after the update.
 func (c *Controller) scale(ctx context.Context, w *workload, d policy.Decision) (string, error) {
+	api := c.client(w)
+	update := func(s *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {
+		return api.UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{FieldManager: c.fieldManager})
+	}
 	if w.ResourceVersion != "" {
 		s := &autoscalingv1.Scale{
 			ObjectMeta: metav1.ObjectMeta{Namespace: w.Namespace, Name: w.Name, ResourceVersion: w.ResourceVersion},
 			Spec:       autoscalingv1.ScaleSpec{Replicas: d.Desired},
 		}
-		got, err := c.updateScale(ctx, w, s)
+		got, err := update(s)
 		if err == nil {
 			return got.ResourceVersion, nil
 		}
@@ -54,7 +59,7 @@ func (c *Controller) scale(ctx context.Context, w *workload, d policy.Decision) 
 	}
 	var rv string
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		s, err := c.getScale(ctx, w)
+		s, err := api.GetScale(ctx, w.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -62,7 +67,7 @@ func (c *Controller) scale(ctx context.Context, w *workload, d policy.Decision) 
 			return fmt.Errorf("%w: decided from %d, found %d", ErrReplicasChanged, d.Current, s.Spec.Replicas)
 		}
 		s.Spec.Replicas = d.Desired
-		got, err := c.updateScale(ctx, w, s)
+		got, err := update(s)
 		if err == nil {
 			rv = got.ResourceVersion
 		}
@@ -71,22 +76,45 @@ func (c *Controller) scale(ctx context.Context, w *workload, d policy.Decision) 
 	return rv, err
 }
 
-func (c *Controller) getScale(ctx context.Context, w *workload) (*autoscalingv1.Scale, error) {
-	switch w.Kind {
-	case KindStatefulSet:
-		return c.kube.AppsV1().StatefulSets(w.Namespace).GetScale(ctx, w.Name, metav1.GetOptions{})
-	default:
-		return c.kube.AppsV1().Deployments(w.Namespace).GetScale(ctx, w.Name, metav1.GetOptions{})
+// workloadClient is what the controller writes on one kind of workload:
+// its scale subresource and its metadata. The typed clients of Deployments
+// and StatefulSets differ only in what Patch returns, so one generic
+// wrapper serves every kind.
+type workloadClient interface {
+	GetScale(ctx context.Context, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error)
+	UpdateScale(ctx context.Context, name string, scale *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error)
+	patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions) error
+}
+
+// typedClient is the client-go typed client of one kind (T is what its
+// Patch returns).
+type typedClient[T any] struct {
+	c interface {
+		GetScale(ctx context.Context, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error)
+		UpdateScale(ctx context.Context, name string, scale *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error)
+		Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
 	}
 }
 
-func (c *Controller) updateScale(ctx context.Context, w *workload, s *autoscalingv1.Scale) (*autoscalingv1.Scale, error) {
-	switch w.Kind {
-	case KindStatefulSet:
-		return c.kube.AppsV1().StatefulSets(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{FieldManager: c.fieldManager})
-	default:
-		return c.kube.AppsV1().Deployments(w.Namespace).UpdateScale(ctx, w.Name, s, metav1.UpdateOptions{FieldManager: c.fieldManager})
+func (t typedClient[T]) GetScale(ctx context.Context, name string, opts metav1.GetOptions) (*autoscalingv1.Scale, error) {
+	return t.c.GetScale(ctx, name, opts)
+}
+
+func (t typedClient[T]) UpdateScale(ctx context.Context, name string, s *autoscalingv1.Scale, opts metav1.UpdateOptions) (*autoscalingv1.Scale, error) {
+	return t.c.UpdateScale(ctx, name, s, opts)
+}
+
+func (t typedClient[T]) patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions) error {
+	_, err := t.c.Patch(ctx, name, pt, data, opts)
+	return err
+}
+
+// client is the one place a workload's kind picks its API client.
+func (c *Controller) client(w *workload) workloadClient {
+	if w.Kind == KindStatefulSet {
+		return typedClient[*appsv1.StatefulSet]{c.kube.AppsV1().StatefulSets(w.Namespace)}
 	}
+	return typedClient[*appsv1.Deployment]{c.kube.AppsV1().Deployments(w.Namespace)}
 }
 
 // written is what the controller compares to decide whether a workload's
@@ -94,38 +122,63 @@ func (c *Controller) updateScale(ctx context.Context, w *workload, s *autoscalin
 // and the decision's Summary.
 type written struct{ durable, summary string }
 
+// annotationCheck is what writeDue decides from.
+type annotationCheck struct {
+	// scaled is true when this sync changed the replicas.
+	scaled bool
+	// state and persisted are the state's encoding now, and as last
+	// written or read.
+	state, persisted string
+	// news and written are what the annotations would tell now, and what
+	// they told when last written or read.
+	news, written written
+	// sinceWrite is the time since they were last written or read.
+	sinceWrite time.Duration
+	// refreshDue is true once per refresh period (memory.refreshDue).
+	refreshDue bool
+	// rewriteAfter spaces the writes that no replica change caused.
+	rewriteAfter time.Duration
+}
+
+// writeDue is the rule for writing a workload's annotations, which a
+// person or a resumed controller reads: at once after a change of
+// replicas; never when neither the state nor the decision's gist would
+// change; otherwise for news (a new gist, or a change of the durable
+// state) once rewriteAfter has passed since the last write, and once per
+// refresh period to refresh their figures. A busy workload's state changes
+// on every tick (its window, its last arrival), which alone is no reason
+// to write it.
+func writeDue(a annotationCheck) bool {
+	switch {
+	case a.scaled:
+		return true
+	case a.state == a.persisted && a.news.summary == a.written.summary:
+		return false
+	}
+	return a.refreshDue || a.news != a.written && a.sinceWrite >= a.rewriteAfter
+}
+
 // persist writes the state annotation, and the decision annotation, with a
-// merge patch of the workload's metadata only. It writes the decision on
-// every change and whenever the state is written, and writes nothing when
-// neither the state nor the decision's summary would change. news is what
-// d and m.state come to, as sync computed it.
+// patch of the workload's metadata only. It reports whether it wrote:
+// a conflict leaves the write to the next tick.
 //
-// rv is the workload's resourceVersion the write may assume: the
-// informer's, or the one the scale update returned.
-func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d policy.Decision, news written, changed bool, rv string, now time.Time) error {
-	state, err := policy.EncodeState(m.state)
-	if err != nil {
-		return err
-	}
-	if !changed && state == m.persisted && news.summary == m.written.summary {
-		m.syncedAt = now
-		return nil
-	}
+// Every write carries a precondition, so that a stale leader (paused,
+// partitioned) cannot overwrite a newer one's state. Once the state
+// annotation exists (persisted, as last read or written here), a JSON
+// patch tests that it is still that; before, a merge patch carries rv, the
+// resourceVersion the decision was made from (the informer's, or the one
+// the scale update returned).
+func (c *Controller) persist(ctx context.Context, w *workload, persisted, state string, d policy.Decision, rv string) (bool, error) {
 	decision, err := policy.EncodeDecision(d)
 	if err != nil {
-		return err
+		return false, err
 	}
-	// Every write carries a precondition, so that a stale leader (paused,
-	// partitioned) cannot overwrite a newer one's state. Once the state
-	// annotation exists, a JSON patch tests that it is still the one last
-	// read or written here; before that, a merge patch carries the
-	// resourceVersion the decision was made from.
 	var pt types.PatchType
 	var patch []byte
-	if m.persisted != "" {
+	if persisted != "" {
 		pt = types.JSONPatchType
 		patch, err = json.Marshal([]map[string]string{
-			{"op": "test", "path": annotationPath(policy.StateAnnotation), "value": m.persisted},
+			{"op": "test", "path": annotationPath(policy.StateAnnotation), "value": persisted},
 			{"op": "replace", "path": annotationPath(policy.StateAnnotation), "value": state},
 			{"op": "add", "path": annotationPath(policy.DecisionAnnotation), "value": decision},
 		})
@@ -139,29 +192,23 @@ func (c *Controller) persist(ctx context.Context, w *workload, m *memory, d poli
 			}}})
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
-	switch w.Kind {
-	case KindStatefulSet:
-		_, err = c.kube.AppsV1().StatefulSets(w.Namespace).Patch(ctx, w.Name, pt, patch, metav1.PatchOptions{FieldManager: c.fieldManager})
-	default:
-		_, err = c.kube.AppsV1().Deployments(w.Namespace).Patch(ctx, w.Name, pt, patch, metav1.PatchOptions{FieldManager: c.fieldManager})
-	}
+	err = c.client(w).patch(ctx, w.Name, pt, patch, metav1.PatchOptions{FieldManager: c.fieldManager})
 	switch {
 	case err == nil:
 	case pt == types.JSONPatchType && apierrors.IsInvalid(err):
-		return fmt.Errorf("writing the status annotations: %w: %w", ErrStateChanged, err)
+		return false, fmt.Errorf("writing the status annotations: %w: %w", ErrStateChanged, err)
 	case apierrors.IsConflict(err):
 		// The object changed since the copy the decision came from: try
 		// again on the next tick, from the informer's newer copy.
 		klog.FromContext(ctx).V(2).Info("Status annotations not written: the workload changed; retrying on the next tick", "workload", klog.KRef(w.Namespace, w.Name), "kind", w.Kind)
-		return nil
+		return false, nil
 	default:
-		return fmt.Errorf("writing the status annotations: %w", err)
+		return false, fmt.Errorf("writing the status annotations: %w", err)
 	}
 	klog.FromContext(ctx).V(4).Info("Wrote state", "workload", klog.KRef(w.Namespace, w.Name), "kind", w.Kind)
-	m.persisted, m.written, m.syncedAt = state, news, now
-	return nil
+	return true, nil
 }
 
 // annotationPath is the JSON pointer of an annotation ("/" escaped as ~1).

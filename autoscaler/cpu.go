@@ -109,10 +109,10 @@ func (c *Controller) readCPU(ctx context.Context, ps []parsedWorkload, now time.
 // sample lacks a container's CPU usage, or has no container, gets no sample
 // (it is missing), as in the HPA's metrics client.
 func (c *Controller) listSamples(ctx context.Context, ns string) (map[string]podSample, error) {
-	if c.metrics == nil {
+	if c.podMetrics == nil {
 		return nil, errNoMetricsClient
 	}
-	items, err := c.metrics.ListPodMetrics(ctx, ns)
+	items, err := c.podMetrics.ListPodMetrics(ctx, ns)
 	if err != nil {
 		return nil, fmt.Errorf("listing PodMetrics in %s: %w", ns, err)
 	}
@@ -193,20 +193,4 @@ func cpuRequestMilli(pod *corev1.Pod) int64 {
 		sum += q.MilliValue()
 	}
 	return sum
-}
-
-// observeCPU returns the workload's CPU observation, and warns once while
-// the metrics API cannot be read. An unavailable observation never makes
-// the policy scale down.
-func (c *Controller) observeCPU(p *parsedWorkload, reads map[string]cpuRead) policy.CPUObservation {
-	if p.spec.TargetCPUUtilization <= 0 {
-		return policy.CPUObservation{}
-	}
-	r := reads[p.key()]
-	if r.err != nil {
-		c.warnCPU(p.workload, "CPU metrics unavailable, holding on CPU: %v", oneLine(r.err))
-		return policy.CPUObservation{}
-	}
-	c.clearCPUWarning(p.workload)
-	return r.obs
 }

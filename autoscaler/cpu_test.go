@@ -102,7 +102,7 @@ func startedAgo(d time.Duration, readyFor time.Duration, status corev1.Condition
 func deleting(p *corev1.Pod) { p.DeletionTimestamp = ptr.To(metav1.NewTime(t0)) }
 
 func withMetrics(m *fakeMetrics) func(*Config) {
-	return func(c *Config) { c.Metrics = NewPodMetricsLister(m.client) }
+	return func(c *Config) { c.PodMetrics = NewPodMetricsLister(m.client) }
 }
 
 func TestCPUDrivesAScaleUp(t *testing.T) {

@@ -8,16 +8,29 @@
 //
 // # The tick
 //
-// Tick gathers, then decides and applies, broker by broker: every broker
-// named by a workload is read concurrently under a deadline of the tick
-// interval (readBrokers), CPU is read meanwhile, and each broker's
-// workloads are synced (sync: observe, policy.Decide, report, apply) as
-// soon as that broker's read completes. A broker that misses the deadline
-// fails like an unreachable one: its workloads hold with "queue
-// unavailable". Broker failures and recoveries are logged once per change
-// (logBroker); warnings are deduplicated per workload on their text, and
-// EventSpamKey gives each distinct problem its own spam-filter budget.
-// Global dry-run goes into the spec (Spec.DryRun), never edits a decision.
+// Tick gathers, then decides and applies, broker by broker, then reports:
+//
+//   - gather (gather.go): parse every workload, read every broker named by
+//     one concurrently under a deadline of the tick interval (readBrokers,
+//     with the scope package observe builds from each policy.QueueSelector),
+//     and CPU meanwhile (cpu.go). A broker that misses the deadline fails
+//     like an unreachable one: its workloads hold with "queue unavailable".
+//   - decide and apply (sync.go): each broker's workloads are synced as
+//     soon as that broker's read completes. decideAndApply observes
+//     (observe.Queue), calls policy.Decide, scales and writes the
+//     annotations (apply.go, writeDue); it tells nobody, and fills an
+//     outcome.
+//   - report (report.go): the outcome becomes the warnings, the Rescaled
+//     event and the workload's metrics. Warnings are deduplicated per
+//     workload on their text, and EventSpamKey gives each distinct problem
+//     its own spam-filter budget.
+//
+// sync(ctx, key) does the same for one workload, reading its broker for it
+// alone: the entry point a test calls with a fake clientset and clock. The
+// mutex guards only the controller's maps; no lock is held across a read
+// or a write. Broker failures and recoveries are logged once per change
+// (logBroker). Global dry-run goes into the spec (Spec.DryRun), never
+// edits a decision.
 //
 // # Leadership
 //
@@ -36,12 +49,12 @@
 //
 // A change costs two calls: an update of the scale subresource carrying the
 // informer's resourceVersion (the scale shares it; a conflict falls back to
-// reading the scale), and a merge patch of the two annotations. Without a
-// change the annotations are patched only when the decision's Summary or
-// the state's Durable part changes (at most every 30 s, minRewrite), or
-// once per StateSyncPeriod at a phase
-// derived from the workload's UID, so that a large fleet's refreshes do not
-// land in one tick. Because stored state may lag, remember resumes it with
+// reading the scale), and a patch of the two annotations, both through the
+// one workloadClient of the workload's kind. Without a change the
+// annotations are patched only when the decision's Summary or the state's
+// Durable part changes (at most every 30 s, minRewrite), or once per
+// StateSyncPeriod at a phase derived from the workload's UID, so that a
+// large fleet's refreshes do not land in one tick: writeDue is that rule. Because stored state may lag, remember resumes it with
 // State.Resumed: no scale-down for one window after a restart.
 //
 // # CPU

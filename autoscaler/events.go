@@ -32,38 +32,47 @@ const (
 
 // warn records a Warning event on w unless the same warning was the last
 // one recorded for it: a broker that stays down for an hour makes one
-// event, not 720. The caller holds c.mu.
+// event, not 720.
 func (c *Controller) warn(w *workload, reason, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	key := w.key()
-	if c.warned[key] == reason+"\x00"+msg {
+	c.mu.Lock()
+	seen := c.warned[key] == reason+"\x00"+msg
+	c.warned[key] = reason + "\x00" + msg
+	c.mu.Unlock()
+	if seen {
 		return
 	}
-	c.warned[key] = reason + "\x00" + msg
 	c.recorder.Event(w.obj, corev1.EventTypeWarning, reason, msg)
 }
 
 // clearWarning forgets w's last warning once its queue reads fine again,
 // so that the same problem coming back is reported again.
 func (c *Controller) clearWarning(w *workload) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	delete(c.warned, w.key())
 }
 
 // warnCPU records a CPUMetricsUnavailable warning on w, deduplicated on
-// its own: the queue's warnings come and go independently. The caller
-// holds c.mu.
+// its own: the queue's warnings come and go independently.
 func (c *Controller) warnCPU(w *workload, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	key := w.key()
-	if c.cpuWarned[key] == msg {
+	c.mu.Lock()
+	seen := c.cpuWarned[key] == msg
+	c.cpuWarned[key] = msg
+	c.mu.Unlock()
+	if seen {
 		return
 	}
-	c.cpuWarned[key] = msg
 	c.recorder.Event(w.obj, corev1.EventTypeWarning, ReasonCPUMetricsUnavailable, msg)
 }
 
 // clearCPUWarning forgets w's CPU warning once CPU reads fine again.
 func (c *Controller) clearCPUWarning(w *workload) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	delete(c.cpuWarned, w.key())
 }
 

@@ -61,7 +61,7 @@ func (c *Controller) markIdleFirst(ctx context.Context, p *parsedWorkload) {
 		logger.V(2).Info("Skipping idle-first marking: the broker reader cannot list consumers", "broker", p.spec.Broker)
 		return
 	}
-	consumers, err := lister.Consumers(ctx, p.spec.VHost)
+	consumers, err := lister.Consumers(ctx, p.spec.Queue.Vhost)
 	if err != nil {
 		if errors.Is(err, queue.ErrConsumersUnsupported) {
 			logger.V(2).Info("Skipping idle-first marking: the broker is not read through the management API", "broker", p.spec.Broker)
@@ -102,7 +102,7 @@ func (c *Controller) unackedByPeer(p *parsedWorkload, consumers []queue.Consumer
 	out := map[netip.Addr]int64{}
 	seen := map[string]bool{}
 	for _, cs := range consumers {
-		if cs.Queue.Vhost != p.spec.VHost || !p.consumes(cs.Queue.Name) || seen[cs.Channel] {
+		if !p.spec.Queue.Match(cs.Queue.Vhost, cs.Queue.Name) || seen[cs.Channel] {
 			continue
 		}
 		seen[cs.Channel] = true
@@ -113,14 +113,6 @@ func (c *Controller) unackedByPeer(p *parsedWorkload, consumers []queue.Consumer
 		out[addr.Unmap()] += max(cs.Unacked, 0)
 	}
 	return out
-}
-
-// consumes reports whether the workload reads the named queue.
-func (p *parsedWorkload) consumes(name string) bool {
-	if p.spec.QueuePattern != nil {
-		return p.spec.QueuePattern.MatchString(name)
-	}
-	return slices.Contains(p.spec.Queues, name)
 }
 
 // deletionCosts returns the deletion cost each pod should carry ("" for

@@ -187,7 +187,7 @@ func TestStatefulSetsAreNotMarked(t *testing.T) {
 	f := idleFixture(t, b, podAt("worker-0", "10.0.0.1", nil))
 	w := fromDeployment(cpuDeployment("ns", "worker", 4, nil))
 	w.Kind = KindStatefulSet
-	f.ctrl.markIdleFirst(context.Background(), &parsedWorkload{workload: &w, spec: policy.Spec{Broker: "default", VHost: "/", Queues: []string{"jobs"}}})
+	f.ctrl.markIdleFirst(context.Background(), &parsedWorkload{workload: &w, spec: policy.Spec{Broker: "default", Queue: policy.QueueSelector{Vhost: "/", Names: []string{"jobs"}}}})
 	if b.calls != 0 || len(f.podWrites()) != 0 {
 		t.Errorf("a StatefulSet scale-down read the consumers %d times and wrote pods %q; want neither (it removes the highest ordinal)", b.calls, f.podWrites())
 	}

@@ -70,7 +70,7 @@ func startController(t testing.TB, ns string, extraBrokers ...queue.BrokerConfig
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
 		Kube: kc, Brokers: readers, Recorder: recorder, Interval: tickInterval, StateSyncPeriod: 2 * tickInterval,
-		Observer: metrics.NewController(reg),
+		Observer: metrics.NewCollectors(reg),
 	}, factory)
 	if err != nil {
 		t.Fatalf("autoscaler.New: %v", err)

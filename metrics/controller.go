@@ -3,7 +3,6 @@ package metrics
 import (
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,10 +69,10 @@ var workloadLabels = []string{"kind", "namespace", "workload"}
 // a comma-separated list, or a pattern) to the series read from the broker.
 var queueLabels = []string{"kind", "namespace", "workload", "broker", "queue"}
 
-// Controller holds the collectors of the controller. Its methods are safe
-// for concurrent use. A nil *Controller ignores every call, so that code
+// Collectors are the controller's Prometheus collectors. Their methods are safe
+// for concurrent use. A nil *Collectors ignores every call, so that code
 // without metrics need not test for it.
-type Controller struct {
+type Collectors struct {
 	workloads *workloadCollector
 	errs      *prometheus.CounterVec
 	tick      prometheus.Histogram
@@ -85,18 +84,18 @@ type Controller struct {
 	lastTick      prometheus.Gauge
 }
 
-// NewController creates the controller's collectors and registers them with
+// NewCollectors creates the controller's collectors and registers them with
 // reg (nil registers nothing). Like promauto, it panics when reg already
 // holds collectors of the same names: registration happens once at start.
 // Go and process collectors are not included; NewRegistry adds them.
-func NewController(reg prometheus.Registerer) *Controller {
+func NewCollectors(reg prometheus.Registerer) *Collectors {
 	gauge := func(name, help string, labels []string) *prometheus.GaugeVec {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 	}
 	counter := func(name, help string, labels []string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 	}
-	c := &Controller{
+	c := &Collectors{
 		workloads: newWorkloadCollector(),
 		errs:      counter("errors_total", "Errors of the controller, by kind (broker, queue, spec, cpu, apply, state, other).", []string{"kind"}),
 		tick: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "tick_duration_seconds",
@@ -119,14 +118,14 @@ func NewController(reg prometheus.Registerer) *Controller {
 	return c
 }
 
-func (c *Controller) collectors() []prometheus.Collector {
+func (c *Collectors) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		c.workloads, c.errs, c.tick, c.apply, c.brokerLatency, c.brokerErrors, c.brokerUp, c.lastTick,
 	}
 }
 
 // NewRegistry returns a registry holding the Go and process collectors, for
-// NewController and Handler.
+// NewCollectors and Handler.
 func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -146,7 +145,7 @@ func Handler(reg *prometheus.Registry) http.Handler {
 // bounded by the workloads, never by message or reason text. It counts the
 // decision by its driver and by every limit that clipped it; it does not
 // count a scale event (ObserveScale does, once the change is applied).
-func (c *Controller) ObserveWorkload(kind, namespace, name, broker, queueSel string, obs policy.Observation, d policy.Decision, spec policy.Spec) {
+func (c *Collectors) ObserveWorkload(kind, namespace, name, broker, queueSel string, obs policy.Observation, d policy.Decision, spec policy.Spec) {
 	if c == nil {
 		return
 	}
@@ -155,7 +154,7 @@ func (c *Controller) ObserveWorkload(kind, namespace, name, broker, queueSel str
 
 // ObserveScale counts one applied replica change: direction is DirectionUp
 // or DirectionDown, drivenBy the decision's DrivenBy.
-func (c *Controller) ObserveScale(kind, namespace, name, direction string, drivenBy policy.Driver) {
+func (c *Collectors) ObserveScale(kind, namespace, name, direction string, drivenBy policy.Driver) {
 	if c == nil {
 		return
 	}
@@ -176,7 +175,7 @@ func Direction(current, desired int32) string {
 
 // ObserveError counts one error of the given kind (an ErrorKind* constant;
 // anything else counts as ErrorKindOther).
-func (c *Controller) ObserveError(kind string) {
+func (c *Collectors) ObserveError(kind string) {
 	if c == nil {
 		return
 	}
@@ -191,7 +190,7 @@ func (c *Controller) ObserveError(kind string) {
 
 // ObserveTick records the duration of one tick and that it finished at
 // end.
-func (c *Controller) ObserveTick(d time.Duration, end time.Time) {
+func (c *Collectors) ObserveTick(d time.Duration, end time.Time) {
 	if c == nil {
 		return
 	}
@@ -203,7 +202,7 @@ func (c *Controller) ObserveTick(d time.Duration, end time.Time) {
 // latency, whether the broker is up, and for a failure its reason, taken
 // from the queue package's sentinels. Only the broker's configured name
 // becomes a label, never its URL.
-func (c *Controller) ObserveBrokerRequest(broker string, d time.Duration, err error) {
+func (c *Collectors) ObserveBrokerRequest(broker string, d time.Duration, err error) {
 	if c == nil {
 		return
 	}
@@ -229,7 +228,7 @@ func reason(err error) string {
 }
 
 // ObserveApply records the duration of one scale subresource update.
-func (c *Controller) ObserveApply(d time.Duration) {
+func (c *Collectors) ObserveApply(d time.Duration) {
 	if c == nil {
 		return
 	}
@@ -238,7 +237,7 @@ func (c *Controller) ObserveApply(d time.Duration) {
 
 // ForgetWorkload deletes every series of a workload that is gone or no
 // longer configured for rabbitscale.
-func (c *Controller) ForgetWorkload(kind, namespace, name string) {
+func (c *Collectors) ForgetWorkload(kind, namespace, name string) {
 	if c == nil {
 		return
 	}
@@ -246,7 +245,7 @@ func (c *Controller) ForgetWorkload(kind, namespace, name string) {
 }
 
 // ForgetBroker deletes the series of a broker that left the configuration.
-func (c *Controller) ForgetBroker(broker string) {
+func (c *Collectors) ForgetBroker(broker string) {
 	if c == nil {
 		return
 	}
@@ -263,11 +262,3 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// QueueLabel is the queue label of a workload's series: its queue pattern,
-// or its queue names joined with commas.
-func QueueLabel(spec policy.Spec) string {
-	if spec.QueuePattern != nil {
-		return spec.QueuePattern.String()
-	}
-	return strings.Join(spec.Queues, ",")
-}

@@ -3,7 +3,6 @@ package metrics
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -42,7 +41,7 @@ func scaleUp() (policy.Observation, policy.Decision, policy.Spec) {
 
 func TestObserveWorkloadExposition(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	obs, d, spec := scaleUp()
 	c.ObserveWorkload("Deployment", "shop", "worker", "main", "orders", obs, d, spec)
 	c.ObserveScale("Deployment", "shop", "worker", Direction(d.Current, d.Desired), d.DrivenBy)
@@ -120,7 +119,7 @@ rabbitscale_scale_events_total{direction="up",driven_by="rate",kind="Deployment"
 
 func TestQueueOutageRemovesDepthInsteadOfReportingZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	obs, d, spec := scaleUp()
 	c.ObserveWorkload("Deployment", "shop", "worker", "main", "orders", obs, d, spec)
 
@@ -148,7 +147,7 @@ rabbitscale_decisions_total{driven_by="hold",kind="Deployment",namespace="shop",
 
 func TestForgetWorkloadAndQueueChangeLeaveNoStaleSeries(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	obs, d, spec := scaleUp()
 	c.ObserveWorkload("Deployment", "shop", "worker", "main", "orders", obs, d, spec)
 	c.ObserveWorkload("Deployment", "shop", "other", "main", "invoices", obs, d, spec)
@@ -200,7 +199,7 @@ func TestForgetWorkloadAndQueueChangeLeaveNoStaleSeries(t *testing.T) {
 
 func TestBrokerErrorsCountedByReasonWithoutURL(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	c.ObserveBrokerRequest("main", 20*time.Millisecond, nil)
 	c.ObserveBrokerRequest("main", 2*time.Second, &queue.BrokerError{Broker: "main", Kind: queue.ErrBrokerUnavailable, Err: errors.New("dial tcp 127.0.0.1:15672: connection refused")})
 	c.ObserveBrokerRequest("backup", 5*time.Millisecond, fmt.Errorf("read: %w", queue.ErrUnauthorized))
@@ -227,7 +226,7 @@ rabbitscale_broker_request_errors_total{broker="main",reason="unavailable"} 1
 
 func TestErrorKindsAreBoundedAndExportedFromStart(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	c.ObserveError(ErrorKindApply)
 	c.ObserveError("dial tcp 10.0.0.1: refused") // reason text must not become a label
 	want := `
@@ -248,7 +247,7 @@ rabbitscale_errors_total{kind="state"} 0
 
 func TestTickAndApplyHistograms(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	end := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	c.ObserveTick(30*time.Millisecond, end)
 	c.ObserveApply(4 * time.Millisecond)
@@ -272,7 +271,7 @@ func TestTickAndApplyHistograms(t *testing.T) {
 }
 
 func TestNilControllerIgnoresCalls(t *testing.T) {
-	var c *Controller
+	var c *Collectors
 	obs, d, spec := scaleUp()
 	c.ObserveWorkload("Deployment", "shop", "worker", "main", "orders", obs, d, spec)
 	c.ObserveScale("Deployment", "shop", "worker", DirectionUp, d.DrivenBy)
@@ -286,7 +285,7 @@ func TestNilControllerIgnoresCalls(t *testing.T) {
 
 func TestRegistryServesGoAndProcessMetrics(t *testing.T) {
 	reg := NewRegistry()
-	NewController(reg)
+	NewCollectors(reg)
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -302,13 +301,9 @@ func TestRegistryServesGoAndProcessMetrics(t *testing.T) {
 	}
 }
 
-func TestQueueLabelAndDirection(t *testing.T) {
-	names := policy.DefaultSpec()
-	names.Queues = []string{"orders", "orders-retry"}
-	pattern := policy.DefaultSpec()
-	pattern.QueuePattern = regexp.MustCompile(`^orders-.*$`)
-	got := []string{QueueLabel(names), QueueLabel(pattern), Direction(3, 5), Direction(5, 3), Direction(4, 4)}
-	want := []string{"orders,orders-retry", "^orders-.*$", "up", "down", ""}
+func TestDirection(t *testing.T) {
+	got := []string{Direction(3, 5), Direction(5, 3), Direction(4, 4)}
+	want := []string{"up", "down", ""}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -36,7 +36,7 @@ func registeredNames(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{"up": true}
 	reg := NewRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for _, col := range c.collectors() {
 		ch := make(chan *prometheus.Desc, 10)

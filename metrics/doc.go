@@ -10,7 +10,7 @@
 // collectors, and Handler serves it on /metrics. Names carry the
 // rabbitscale_ prefix and base units; counters end in _total. Labels are
 // bounded by the workloads (kind, namespace, workload), their queue
-// selection (broker, queue: see QueueLabel) and fixed sets (signal,
+// selection (broker, and queue: policy.QueueSelector.String) and fixed sets (signal,
 // driven_by, limit, direction, error kind, broker error reason), never by
 // reason text or URLs. A value that is not known (queue unreadable, rates
 // not computed yet, signal off) is absent rather than zero.
@@ -44,7 +44,7 @@
 //
 // The autoscaler.Controller holds one *Controller (nil is allowed and
 // ignores every call), created in cmd/rabbitscale run with
-// NewController(reg) on reg := NewRegistry(), and Handler(reg) is mounted
+// NewCollectors(reg) on reg := NewRegistry(), and Handler(reg) is mounted
 // on /metrics next to /healthz. The calls, by place:
 //
 //   - Controller.snapshots, around each r.Snapshot(ctx, *scope):
@@ -57,7 +57,7 @@
 //   - Controller.sync, right after policy.Decide (and after the global
 //     dry-run rewrite, passing the spec with DryRun set when --dry-run is
 //     on): ObserveWorkload(kind, namespace, name, spec.Broker,
-//     QueueLabel(spec), obs, d, spec); an observation whose queue lookup
+//     spec.Queue.String(), obs, d, spec); an observation whose queue lookup
 //     failed in a good snapshot adds ObserveError(ErrorKindQueue).
 //   - Controller.sync, around c.scale: ObserveApply(clock.Since(start));
 //     on success ObserveScale(kind, namespace, name,

@@ -68,7 +68,7 @@ type ExternalProvider struct {
 	readers map[string]SnapshotReader
 	maxAge  time.Duration
 	clock   clock.PassiveClock
-	metrics *Controller
+	metrics *Collectors
 }
 
 var _ provider.ExternalMetricsProvider = (*ExternalProvider)(nil)
@@ -77,7 +77,7 @@ var _ provider.ExternalMetricsProvider = (*ExternalProvider)(nil)
 // A snapshot older than maxAge is refused (the HPA then keeps the current
 // replicas) rather than served as if it were current. m may be nil; with it
 // Run records every broker read.
-func NewExternalProvider(readers map[string]SnapshotReader, maxAge time.Duration, clk clock.PassiveClock, m *Controller) *ExternalProvider {
+func NewExternalProvider(readers map[string]SnapshotReader, maxAge time.Duration, clk clock.PassiveClock, m *Collectors) *ExternalProvider {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}

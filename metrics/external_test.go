@@ -111,7 +111,7 @@ func TestExternalMetricsErrorsTheHPACanActOn(t *testing.T) {
 		"never":  &fakeReader{err: &queue.BrokerError{Broker: "never", Kind: queue.ErrBrokerUnavailable}},
 	}
 	reg := prometheus.NewRegistry()
-	p := NewExternalProvider(readers, time.Minute, clk, NewController(reg))
+	p := NewExternalProvider(readers, time.Minute, clk, NewCollectors(reg))
 	err := p.Refresh(context.Background())
 	if !errors.Is(err, queue.ErrBrokerUnavailable) {
 		t.Fatalf("Refresh error = %v, want ErrBrokerUnavailable", err)

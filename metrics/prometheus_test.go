@@ -32,7 +32,7 @@ func TestDashboardQueriesReturnDataInPrometheus(t *testing.T) {
 	defer cancel()
 
 	reg := NewRegistry()
-	c := NewController(reg)
+	c := NewCollectors(reg)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -82,13 +82,13 @@ func TestDashboardQueriesReturnDataInPrometheus(t *testing.T) {
 
 // observeTraffic drives c as the controller would for a workload scaling
 // up on a backlog and a broker with a failing read, until ctx ends.
-func observeTraffic(ctx context.Context, c *Controller) {
+func observeTraffic(ctx context.Context, c *Collectors) {
 	obs, d, spec := scaleUp()
-	spec.Broker, spec.Queues = "main", []string{"orders"}
+	spec.Broker, spec.Queue.Names = "main", []string{"orders"}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
-		c.ObserveWorkload("Deployment", "shop", "worker", spec.Broker, QueueLabel(spec), obs, d, spec)
+		c.ObserveWorkload("Deployment", "shop", "worker", spec.Broker, spec.Queue.String(), obs, d, spec)
 		c.ObserveScale("Deployment", "shop", "worker", Direction(d.Current, d.Desired), d.DrivenBy)
 		c.ObserveApply(3 * time.Millisecond)
 		c.ObserveBrokerRequest("main", 12*time.Millisecond, nil)

@@ -2,8 +2,19 @@ package policy
 
 import "math"
 
-// cpuSignal applies the HPA's replica calculation for a CPU utilisation
-// target (kubernetes pkg/controller/podautoscaler, GetResourceReplicas):
+// cpuSignal is the CPU signal of spec: CPURecommendation with the spec's
+// target and tolerance, off when the spec has no CPU target.
+func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
+	if spec.TargetCPUUtilization <= 0 {
+		return Signal{Note: NoteOff}
+	}
+	return CPURecommendation(spec.TargetCPUUtilization, spec.Tolerance, obs, current)
+}
+
+// CPURecommendation applies the HPA's replica calculation for an average
+// CPU utilisation target in percent of the pods' requests (kubernetes
+// pkg/controller/podautoscaler, GetResourceReplicas). The controller's CPU
+// signal and the simulator's CPU-only HPA baseline both use it:
 //
 //   - utilisation is whole percent of the requests of ready pods with a
 //     sample, and the ratio to the target is taken from it;
@@ -14,14 +25,10 @@ import "math"
 //     pods at 0% when pointing up (ignored when pointing down); the signal
 //     holds the current replicas when that recomputation reverses the
 //     direction or the new count contradicts it;
-//   - a ratio within tolerance of 1 holds the current replicas.
-func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
-	s := Signal{Target: float64(spec.TargetCPUUtilization)}
-	if spec.TargetCPUUtilization <= 0 {
-		s.Note = NoteOff
-		return s
-	}
-	s.Enabled = true
+//   - a ratio within tolerance of 1 holds the current replicas
+//     (WithinTolerance: the caller keeps current instead of Recommendation).
+func CPURecommendation(targetPercent int32, tolerance float64, obs CPUObservation, current int32) Signal {
+	s := Signal{Target: float64(targetPercent), Enabled: true}
 	if !obs.Available {
 		s.Note = NoteCPUUnavailable
 		return s
@@ -56,7 +63,7 @@ func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
 		s.Note = NoteNoReadyPods
 		return s
 	}
-	target := float64(spec.TargetCPUUtilization)
+	target := float64(targetPercent)
 	util := wholePercent(readyUse, readyReq)
 	ratio := util / target
 	s.Available = true
@@ -65,7 +72,7 @@ func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
 	rebalanceUnready := unready > 0 && ratio > 1
 	if !rebalanceUnready && missing == 0 {
 		s.Recommendation = ceilReplicas(ratio * float64(ready))
-		s.WithinTolerance = s.Recommendation != current && withinTolerance(ratio, spec.Tolerance)
+		s.WithinTolerance = s.Recommendation != current && withinTolerance(ratio, tolerance)
 		return s
 	}
 	if ratio == 1 {
@@ -97,7 +104,7 @@ func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
 		return s
 	}
 	s.Recommendation = rec
-	s.WithinTolerance = rec != current && withinTolerance(newRatio, spec.Tolerance)
+	s.WithinTolerance = rec != current && withinTolerance(newRatio, tolerance)
 	return s
 }
 

@@ -17,7 +17,7 @@ func ExampleParseSpec() {
 		"app.kubernetes.io/name":              "worker", // not under the prefix: ignored
 	})
 	fmt.Println(err)
-	fmt.Println(spec.Queues, spec.TargetDepthPerPod, spec.MinReplicas, spec.MaxReplicas,
+	fmt.Println(spec.Queue.Names, spec.TargetDepthPerPod, spec.MinReplicas, spec.MaxReplicas,
 		spec.MaxScaleUpStep, spec.MaxScaleDownStep, spec.ScaleDownCooldown)
 
 	_, err = policy.ParseSpec(map[string]string{

@@ -46,8 +46,8 @@ func FuzzParseSpec(f *testing.F) {
 		if spec.TargetDepthPerPod < 1 || !(spec.Tolerance >= 0 && spec.Tolerance < 1) {
 			t.Errorf("target %d, tolerance %v accepted", spec.TargetDepthPerPod, spec.Tolerance)
 		}
-		if (len(spec.Queues) == 0) == (spec.QueuePattern == nil) {
-			t.Errorf("queues %q and pattern %v: want exactly one", spec.Queues, spec.QueuePattern)
+		if (len(spec.Queue.Names) == 0) == (spec.Queue.Pattern == nil) {
+			t.Errorf("queues %q and pattern %v: want exactly one", spec.Queue.Names, spec.Queue.Pattern)
 		}
 		if spec.ScaleDownCooldown < 0 || spec.TargetDrain < 0 {
 			t.Errorf("negative duration accepted: %v %v", spec.ScaleDownCooldown, spec.TargetDrain)

@@ -78,12 +78,8 @@ func (s Step) String() string {
 // Spec is a workload's parsed, defaulted and validated configuration. Build
 // it with ParseSpec; DefaultSpec gives the defaults.
 type Spec struct {
-	// Queues are the queue names whose depths are summed. Exactly one of
-	// Queues and QueuePattern is set.
-	Queues []string
-	// QueuePattern matches whole queue names in VHost (it is anchored).
-	QueuePattern *regexp.Regexp
-	VHost        string
+	// Queue selects the queues whose depths are summed.
+	Queue QueueSelector
 	// Broker names an entry of the controller's broker configuration.
 	Broker string
 
@@ -145,7 +141,7 @@ type Spec struct {
 // queue and no target depth, which ParseSpec requires.
 func DefaultSpec() Spec {
 	return Spec{
-		VHost:                 "/",
+		Queue:                 QueueSelector{Vhost: "/"},
 		Broker:                "default",
 		CountUnacked:          true,
 		MinReplicas:           1,
@@ -158,14 +154,6 @@ func DefaultSpec() Spec {
 		MaxScaleDownStep:      Step{Percent: 100},
 		FallbackAfter:         time.Minute,
 	}
-}
-
-// MatchQueue reports whether the named queue is one the spec selects.
-func (s Spec) MatchQueue(name string) bool {
-	if s.QueuePattern != nil {
-		return s.QueuePattern.MatchString(name)
-	}
-	return slices.Contains(s.Queues, name)
 }
 
 // ParseSpec reads a workload's annotations: it ignores keys without Prefix,
@@ -182,13 +170,13 @@ func ParseSpec(annotations map[string]string) (Spec, error) {
 
 	queue, hasQueue := p.get(KeyQueue)
 	if hasQueue {
-		s.Queues = p.queues(queue)
+		s.Queue.Names = p.queues(queue)
 	}
 	pattern, hasPattern := p.get(KeyQueuePattern)
 	if hasPattern {
-		s.QueuePattern = p.pattern(pattern)
+		s.Queue.Pattern = p.pattern(pattern)
 	}
-	p.name(KeyVHost, &s.VHost)
+	p.name(KeyVHost, &s.Queue.Vhost)
 	p.name(KeyBroker, &s.Broker)
 	p.int64(KeyTargetDepthPerPod, 1, &s.TargetDepthPerPod)
 	p.bool(KeyCountUnacked, &s.CountUnacked)

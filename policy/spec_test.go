@@ -38,7 +38,7 @@ func int32p(n int32) *int32 { return &n }
 // accepted forms and its default.
 func TestParseSpec(t *testing.T) {
 	defaults := policy.DefaultSpec()
-	defaults.Queues = []string{"orders"}
+	defaults.Queue.Names = []string{"orders"}
 	defaults.TargetDepthPerPod = 100
 
 	tests := []struct {
@@ -48,7 +48,7 @@ func TestParseSpec(t *testing.T) {
 	}{
 		{"defaults", base(), func(s *policy.Spec) {
 			// The contract's defaults, spelt out.
-			s.VHost, s.Broker, s.CountUnacked = "/", "default", true
+			s.Queue.Vhost, s.Broker, s.CountUnacked = "/", "default", true
 			s.MinReplicas, s.MaxReplicas = 1, 10
 			s.ActivationDepth, s.ActivationMaxWait = 0, 5*time.Minute
 			s.TargetDrain, s.PerPodRate, s.TargetCPUUtilization = 0, 0, 0
@@ -59,15 +59,15 @@ func TestParseSpec(t *testing.T) {
 			s.Paused, s.DryRun = false, false
 		}},
 		{"queue list, spaces trimmed", base(policy.KeyQueue, " a, b ,c "), func(s *policy.Spec) {
-			s.Queues = []string{"a", "b", "c"}
+			s.Queue.Names = []string{"a", "b", "c"}
 		}},
 		{"queue-pattern is anchored", map[string]string{
 			policy.KeyQueuePattern: "orders-.*", policy.KeyTargetDepthPerPod: "100",
 		}, func(s *policy.Spec) {
-			s.Queues = nil
-			s.QueuePattern = regexp.MustCompile(`^(?:orders-.*)$`)
+			s.Queue.Names = nil
+			s.Queue.Pattern = regexp.MustCompile(`^(?:orders-.*)$`)
 		}},
-		{"vhost", base(policy.KeyVHost, "prod"), func(s *policy.Spec) { s.VHost = "prod" }},
+		{"vhost", base(policy.KeyVHost, "prod"), func(s *policy.Spec) { s.Queue.Vhost = "prod" }},
 		{"broker", base(policy.KeyBroker, "eu-west"), func(s *policy.Spec) { s.Broker = "eu-west" }},
 		{"target-depth-per-pod", base(policy.KeyTargetDepthPerPod, "1"), func(s *policy.Spec) { s.TargetDepthPerPod = 1 }},
 		{"count-unacked false", base(policy.KeyCountUnacked, "false"), func(s *policy.Spec) { s.CountUnacked = false }},
@@ -413,31 +413,39 @@ func TestStep(t *testing.T) {
 	}
 }
 
-func TestMatchQueue(t *testing.T) {
+func TestQueueSelector(t *testing.T) {
 	list, err := policy.ParseSpec(base(policy.KeyQueue, "orders,invoices"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pattern, err := policy.ParseSpec(map[string]string{policy.KeyQueuePattern: "orders-[a-z]+", policy.KeyTargetDepthPerPod: "1"})
+	pattern, err := policy.ParseSpec(map[string]string{policy.KeyQueuePattern: "orders-[a-z]+", policy.KeyTargetDepthPerPod: "1", policy.KeyVHost: "eu"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, want := list.Queue.String(), "orders,invoices"; got != want {
+		t.Errorf("names selector String() = %q, want %q", got, want)
+	}
+	if got, want := pattern.Queue.String(), "^(?:orders-[a-z]+)$"; got != want {
+		t.Errorf("pattern selector String() = %q, want %q", got, want)
+	}
 	type match struct{ List, Pattern bool }
 	tests := []struct {
-		name string
-		want match
+		vhost, name string
+		want        match
 	}{
-		{"orders", match{List: true}},
-		{"invoices", match{List: true}},
-		{"orders-eu", match{Pattern: true}},
-		{"orders-eu.dlq", match{}}, // the pattern must match the whole name
-		{"old-orders-eu", match{}},
-		{"orders-", match{}},
+		{"/", "orders", match{List: true}},
+		{"/", "invoices", match{List: true}},
+		{"eu", "orders", match{}}, // the names are in vhost "/"
+		{"eu", "orders-eu", match{Pattern: true}},
+		{"/", "orders-eu", match{}},      // the pattern is for vhost "eu"
+		{"eu", "orders-eu.dlq", match{}}, // the pattern must match the whole name
+		{"eu", "old-orders-eu", match{}},
+		{"eu", "orders-", match{}},
 	}
 	for _, tt := range tests {
-		got := match{list.MatchQueue(tt.name), pattern.MatchQueue(tt.name)}
+		got := match{list.Queue.Match(tt.vhost, tt.name), pattern.Queue.Match(tt.vhost, tt.name)}
 		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("MatchQueue(%q) diff (-want +got):\n%s", tt.name, diff)
+			t.Errorf("Match(%q, %q) diff (-want +got):\n%s", tt.vhost, tt.name, diff)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package simulate
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -145,10 +144,11 @@ func (k *KEDA) Decide(now time.Time, v View) Choice {
 	return Choice{Desired: out, Reason: fmt.Sprintf("depth %.0f / %d wants %d; hpa %d", k.metric, k.TargetDepth, rec, out)}
 }
 
-// HPACPU is the HPA on CPU alone (GetResourceReplicas in
-// replica_calculator.go) with an average utilisation target, syncing every
-// Sync (15 s) with the default behavior. Pods still starting count as
-// unready: ignored when the ratio points down, 0% when it points up.
+// HPACPU is the HPA on CPU alone with an average utilisation target,
+// syncing every Sync (15 s) with the default behavior. Its replica
+// calculation is policy.CPURecommendation, the controller's own: pods still
+// starting count as unready (ignored when the ratio points down, 0% when it
+// points up), and ready pods without a sample yet as missing.
 type HPACPU struct {
 	Target int32
 	Sync   time.Duration
@@ -174,36 +174,16 @@ func (h *HPACPU) Interval() time.Duration { return h.Sync }
 // Decide implements Controller.
 func (h *HPACPU) Decide(now time.Time, v View) Choice {
 	cur := v.Observation.Replicas
-	var use, req, unreadyReq float64
-	var ready, unready int
-	for _, p := range v.Observation.CPU.Pods {
-		if !p.Ready || !p.HasMetric {
-			unready++
-			unreadyReq += float64(p.RequestMilli)
-			continue
-		}
-		ready++
-		use += float64(p.UsageMilli)
-		req += float64(p.RequestMilli)
-	}
-	if ready == 0 || cur == 0 {
+	sig := policy.CPURecommendation(h.Target, h.hpa.Tolerance, v.Observation.CPU, cur)
+	if !sig.Available || cur == 0 {
 		return Choice{Desired: cur, Reason: "no ready pods: hold"}
 	}
-	util := math.Floor(use * 100 / req)
-	ratio := util / float64(h.Target)
-	rec := cur
-	switch {
-	case unready > 0 && ratio > 1:
-		newRatio := math.Floor(use*100/(req+unreadyReq)) / float64(h.Target)
-		n := int32(math.Ceil(newRatio*float64(ready+unready) - 1e-9))
-		if newRatio > 1 && n > cur && math.Abs(1-newRatio) > h.hpa.Tolerance {
-			rec = n
-		}
-	case math.Abs(1-ratio) > h.hpa.Tolerance:
-		rec = int32(math.Ceil(ratio*float64(ready) - 1e-9))
+	rec := sig.Recommendation
+	if sig.WithinTolerance {
+		rec = cur
 	}
 	out := h.hpa.Normalize(now, cur, rec)
-	return Choice{Desired: out, Reason: fmt.Sprintf("cpu %.0f%% / %d%% wants %d; hpa %d", util, h.Target, rec, out)}
+	return Choice{Desired: out, Reason: fmt.Sprintf("cpu %.0f%% / %d%% wants %d; hpa %d", sig.Value, h.Target, rec, out)}
 }
 
 // ParseBaseline builds a baseline controller by name: "keda", "hpa-cpu" or

@@ -39,10 +39,13 @@
 //
 // The broker takes a statistics sample every Sampling
 // (collect_statistics_interval): controllers see depth, consumers and
-// counters as of the last sample, and rabbitscale's rates come from its
-// own reads of those counters, as the queue package computes them (over a
-// 30 s window, from a 10 s span). During a workload's outages the queue
-// cannot be read (Queue.Available is false).
+// counters as of the last sample. The broker model is a queue.Source
+// (broker.go) that answers like the management API, and every tick reads
+// it through a queue.Reader and package observe, the controller's own
+// code: the rates are the controller's, from its own reads of those
+// counters. During a workload's outages the read fails, and the queue is
+// unavailable. CPU goes through policy.CPURecommendation for the CPU-only
+// HPA baseline, as it does in the controller's CPU signal.
 //
 // What it leaves out: a consumer that keeps up finishes each second's
 // arrivals within that second, so an idle-enough queue shows depth 0 at a

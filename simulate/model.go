@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/rabbitscale/rabbitscale/policy"
 )
 
 // Epoch is the simulated clock's time zero. Nothing in a run reads the
@@ -163,44 +161,4 @@ type sample struct {
 	at                         int64
 	ready, unacked, consumers  int64
 	published, delivered, acks int64
-}
-
-// rates computes the rates the controller would, from its own reads of
-// the broker's counters (the queue package's rate tracker): over the
-// newest read at least 30 s older than the current one, reported once the
-// span reaches 10 s, restarted after a gap of 150 s without reads.
-type rates struct {
-	pts []sample
-}
-
-func (r *rates) observe(s sample, q *policy.QueueObservation) {
-	if n := len(r.pts); n > 0 {
-		last := r.pts[n-1]
-		switch {
-		case s.at == last.at:
-			r.pts[n-1] = s
-		case s.at-last.at > 150:
-			r.pts = append(r.pts[:0], s)
-		default:
-			r.pts = append(r.pts, s)
-		}
-	} else {
-		r.pts = append(r.pts, s)
-	}
-	cur := r.pts[len(r.pts)-1]
-	drop := 0
-	for drop+1 < len(r.pts)-1 && cur.at-r.pts[drop+1].at >= 30 {
-		drop++
-	}
-	r.pts = r.pts[drop:]
-	base := r.pts[0]
-	span := float64(cur.at - base.at)
-	if span < 10 {
-		q.RatesAvailable = false
-		return
-	}
-	q.RatesAvailable, q.RateSpan = true, time.Duration(cur.at-base.at)*time.Second
-	q.PublishRate = float64(cur.published-base.published) / span
-	q.DeliverRate = float64(cur.delivered-base.delivered) / span
-	q.AckRate = float64(cur.acks-base.acks) / span
 }

@@ -1,13 +1,16 @@
 package simulate
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
 
+	"github.com/rabbitscale/rabbitscale/observe"
 	"github.com/rabbitscale/rabbitscale/policy"
+	"github.com/rabbitscale/rabbitscale/queue"
 )
 
 // Point is the model's state at the end of one simulated second.
@@ -90,22 +93,23 @@ func Run(w Workload, duration time.Duration, m Model, c Controller) (*Result, er
 	tickEvery := int64(every / step)
 	res := &Result{Controller: c.Name(), Workload: w.Name, Outages: w.Outages, Timeline: make([]Point, 0, secs)}
 	var arrivalCredit float64
-	var last sample
-	var tracker rates
+	broker := &brokerModel{}
+	reader := queue.NewReader(broker, queue.ReaderOptions{})
+	var scope queue.Scope
+	observe.Include(&scope, simSelector)
 	for t := int64(0); t < secs; t++ {
 		at := time.Duration(t) * step
 		if t%sampleEvery == 0 {
-			last = s.sample(t)
+			broker.last = s.sample(t)
 		}
 		if t%tickEvery == 0 {
-			v := View{Observation: policy.Observation{Replicas: s.replicas}}
-			if !inAny(w.Outages, at) {
-				q := &v.Observation.Queue
-				q.Available = true
-				q.Ready, q.Unacked, q.Consumers = last.ready, last.unacked, last.consumers
-				tracker.observe(last, q)
+			broker.now, broker.outage = Epoch.Add(at), inAny(w.Outages, at)
+			v := View{Observation: policy.Observation{Replicas: s.replicas, CPU: s.cpu(t)}}
+			// The controller's read and observation: an outage, like any
+			// failed read, leaves the queue unavailable.
+			if snap, err := reader.Snapshot(context.Background(), scope); err == nil {
+				v.Observation.Queue, _ = observe.Queue(snap, simSelector)
 			}
-			v.Observation.CPU = s.cpu(t)
 			ch := c.Decide(Epoch.Add(at), v)
 			if ch.Desired != s.replicas && ch.Desired >= 0 {
 				res.Events = append(res.Events, Event{T: at, From: s.replicas, To: ch.Desired, Reason: ch.Reason})

@@ -137,7 +137,7 @@ func runAdapter(ctx context.Context, o *AdapterOptions) error {
 		readers[name] = r
 	}
 	// The broker series join the API server's own /metrics.
-	m := metrics.NewController(legacyregistry.Registerer())
+	m := metrics.NewCollectors(legacyregistry.Registerer())
 	p := metrics.NewExternalProvider(readers, o.MaxAge, clock.RealClock{}, m)
 
 	base := &basecmd.AdapterBase{

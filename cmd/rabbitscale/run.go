@@ -138,10 +138,10 @@ func run(ctx context.Context, o *RunOptions) error {
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
 		Leader: leader, FieldManager: "rabbitscale-" + id,
-		Observer: metrics.NewController(reg),
+		Observer: metrics.NewCollectors(reg),
 		Kube:     kube, Brokers: readers, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSync,
-		Metrics: autoscaler.NewPodMetricsLister(metricsClient), PodInformers: podFactory,
+		PodMetrics: autoscaler.NewPodMetricsLister(metricsClient), PodInformers: podFactory,
 	}, factory)
 	if err != nil {
 		return err

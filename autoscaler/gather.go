@@ -1,0 +1,175 @@
+package autoscaler
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/klog/v2"
+
+	"github.com/rabbitscale/rabbitscale/metrics"
+	"github.com/rabbitscale/rabbitscale/observe"
+	"github.com/rabbitscale/rabbitscale/policy"
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+// parsedWorkload is a workload with its valid spec, as the tick decides
+// for it.
+type parsedWorkload struct {
+	*workload
+	spec policy.Spec
+}
+
+// skip says why a workload is left alone this tick, for the report step.
+type skip struct {
+	reason, message string
+	// invalid is true for annotations that do not parse: an error of the
+	// tick, where a conflicting autoscaler is the user's choice.
+	invalid bool
+}
+
+// parse reads w's annotations and checks that nothing else scales it. A
+// workload it skips is reported by reportSkipped.
+func (c *Controller) parse(w *workload) (parsedWorkload, *skip) {
+	spec, err := policy.ParseSpec(w.Annotations)
+	if err != nil {
+		return parsedWorkload{}, &skip{reason: ReasonInvalidAnnotations, message: "invalid annotations: " + oneLine(err), invalid: true}
+	}
+	if c.dryRun {
+		// Through the spec, so that the engine itself reports what it
+		// would do and keeps the state of a workload left alone.
+		spec.DryRun = true
+	}
+	if hpa := c.conflictingHPA(w); hpa != "" {
+		return parsedWorkload{}, &skip{reason: ReasonConflictingAutoscaler,
+			message: fmt.Sprintf("HorizontalPodAutoscaler %s targets this %s; rabbitscale leaves it alone", hpa, w.Kind)}
+	}
+	return parsedWorkload{workload: w, spec: spec}, nil
+}
+
+// forgetSeries drops the metric series of workloads that are gone or no
+// longer parse, so that dashboards do not show them frozen.
+func (c *Controller) forgetSeries(live []parsedWorkload) {
+	keep := make(map[string]bool, len(live))
+	for _, p := range live {
+		keep[p.key()] = true
+		c.observed[p.key()] = p.workload
+	}
+	for k, w := range c.observed {
+		if !keep[k] {
+			c.observe.ForgetWorkload(string(w.Kind), w.Namespace, w.Name)
+			delete(c.observed, k)
+		}
+	}
+}
+
+// brokerRead is one broker's snapshot for this tick, or why there is none.
+type brokerRead struct {
+	snap *queue.Snapshot
+	err  error
+}
+
+// brokerResult is a broker's read with the workloads that wait for it.
+type brokerResult struct {
+	brokerRead
+	name      string
+	workloads []*parsedWorkload
+	took      time.Duration
+}
+
+// readBrokers reads every broker that a workload names, once, all
+// concurrently, and sends each broker's result as soon as it is there. A
+// read that outlives ctx (the tick's deadline) fails with the source's own
+// error (a *queue.BrokerError wrapping ErrBrokerUnavailable, which names the
+// broker), so events and logs read the same whatever cut the read short.
+// The channel is closed once every broker has answered.
+func (c *Controller) readBrokers(ctx context.Context, ps []parsedWorkload) <-chan brokerResult {
+	groups := map[string]*brokerResult{}
+	scopes := map[string]*queue.Scope{}
+	var order []string
+	for i := range ps {
+		p := &ps[i]
+		g := groups[p.spec.Broker]
+		if g == nil {
+			g = &brokerResult{name: p.spec.Broker}
+			groups[p.spec.Broker] = g
+			scopes[p.spec.Broker] = &queue.Scope{}
+			order = append(order, p.spec.Broker)
+		}
+		g.workloads = append(g.workloads, p)
+		observe.Include(scopes[p.spec.Broker], p.spec.Queue)
+	}
+	out := make(chan brokerResult, len(groups))
+	var wg sync.WaitGroup
+	for _, name := range order {
+		g, scope := groups[name], scopes[name]
+		r, ok := c.brokers[name]
+		if !ok {
+			g.err = fmt.Errorf("%w: %q is not in the controller's broker configuration", queue.ErrUnknownBroker, name)
+			c.observe.ObserveError(metrics.ErrorKindQueue)
+			out <- *g
+			continue
+		}
+		wg.Go(func() {
+			start := c.clock.Now()
+			g.snap, g.err = r.Snapshot(ctx, *scope)
+			g.took = c.clock.Since(start)
+			c.observe.ObserveBrokerRequest(name, g.took, g.err)
+			if g.err != nil {
+				c.observe.ObserveError(metrics.ErrorKindBroker)
+			}
+			out <- *g
+		})
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out
+}
+
+// logBroker logs a broker's failure, and its recovery, once per change of
+// state at the default level; the events and metrics say the rest.
+func (c *Controller) logBroker(ctx context.Context, br brokerResult) {
+	logger := klog.FromContext(ctx)
+	c.mu.Lock()
+	prev, seen := c.brokerErr[br.name]
+	switch {
+	case br.err != nil:
+		c.brokerErr[br.name] = br.err.Error()
+	case seen:
+		delete(c.brokerErr, br.name)
+	}
+	c.mu.Unlock()
+	switch {
+	case br.err != nil:
+		if !seen || br.err.Error() != prev {
+			logger.Error(br.err, "Broker read failed; its workloads hold", "broker", br.name, "workloads", len(br.workloads))
+		}
+	case seen:
+		logger.Info("Broker read again", "broker", br.name, "workloads", len(br.workloads), "duration", br.took)
+	}
+}
+
+// conflictingHPA returns the name of an HPA (KEDA's ScaledObjects create
+// one too) that targets w, or "".
+func (c *Controller) conflictingHPA(w *workload) string {
+	hpas, err := c.hpas.HorizontalPodAutoscalers(w.Namespace).List(labels.Everything())
+	if err != nil {
+		return ""
+	}
+	for _, h := range hpas {
+		if targets(h, w) {
+			return h.Name
+		}
+	}
+	return ""
+}
+
+func targets(h *autoscalingv2.HorizontalPodAutoscaler, w *workload) bool {
+	ref := h.Spec.ScaleTargetRef
+	return ref.Kind == string(w.Kind) && ref.Name == w.Name
+}

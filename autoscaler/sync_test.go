@@ -1,0 +1,150 @@
+package autoscaler
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/api/meta"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// writes lists the API writes the fake clientset saw since the informers
+// started, as "verb resource/subresource name".
+func (f *fixture) writes() []string {
+	var out []string
+	for _, a := range f.kube.Actions() {
+		switch a.GetVerb() {
+		case "list", "watch", "get":
+			continue
+		}
+		name := ""
+		switch a := a.(type) {
+		case k8stesting.UpdateAction:
+			if m, err := meta.Accessor(a.GetObject()); err == nil {
+				name = m.GetName()
+			}
+		case interface{ GetName() string }:
+			name = a.GetName()
+		}
+		res := a.GetResource().Resource
+		if sub := a.GetSubresource(); sub != "" {
+			res += "/" + sub
+		}
+		out = append(out, a.GetVerb()+" "+res+" "+name)
+	}
+	return out
+}
+
+// sync is the per-workload entry point: one call reads the workload's
+// broker, decides, scales through the subresource and writes the
+// annotations, and touches no other workload.
+func TestSyncOneWorkload(t *testing.T) {
+	f := newFixture(t, false,
+		deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")),
+		deployment("other", 1, ann("mail", "target-depth-per-pod", "10")))
+	f.broker.depth["jobs"] = 700
+	f.broker.depth["mail"] = 500
+	f.kube.ClearActions()
+
+	d, err := f.ctrl.sync(context.Background(), "Deployment/ns/worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Current != 2 || d.Desired != 7 || !d.Apply {
+		t.Errorf("decision = %d -> %d (apply %v), want 2 -> 7 applied", d.Current, d.Desired, d.Apply)
+	}
+	want := []string{"update deployments/scale worker", "patch deployments worker"}
+	if diff := cmp.Diff(want, f.writes()); diff != "" {
+		t.Errorf("API writes diff (-want +got):\n%s", diff)
+	}
+	if f.broker.reads != 1 {
+		t.Errorf("broker reads = %d, want 1", f.broker.reads)
+	}
+	if got := f.replicas("other"); got != 1 {
+		t.Errorf("the other workload has %d replicas, want 1: sync must touch only its own", got)
+	}
+	if diff := cmp.Diff([]string{"Normal Rescaled depth 700 > 2 pods x 100 wants 7; scale 2 -> 7"}, f.events()); diff != "" {
+		t.Errorf("events diff (-want +got):\n%s", diff)
+	}
+
+	// The same decision again a second later: within the cooldowns, the
+	// replicas hold, and the annotations are not rewritten.
+	f.clock.Step(time.Second)
+	if err := waitForReplicas(f, "worker", 7); err != nil {
+		t.Fatal(err)
+	}
+	f.kube.ClearActions()
+	if _, err := f.ctrl.sync(context.Background(), "Deployment/ns/worker"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.writes(); len(got) != 0 {
+		t.Errorf("second sync wrote %q, want nothing", got)
+	}
+}
+
+func TestSyncKeys(t *testing.T) {
+	f := newFixture(t, false, deployment("plain", 3, nil))
+	for _, key := range []string{"Deployment/ns/gone", "Deployment/ns/plain", "StatefulSet/ns/gone"} {
+		if d, err := f.ctrl.sync(context.Background(), key); err != nil || d.Apply {
+			t.Errorf("sync(%q) = %+v, %v; want nothing to do and no error", key, d, err)
+		}
+	}
+	for _, key := range []string{"ns/worker", "Pod/ns/worker"} {
+		if _, err := f.ctrl.sync(context.Background(), key); err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("sync(%q) error = %v, want one that names the key", key, err)
+		}
+	}
+	if got := f.writes(); len(got) != 0 {
+		t.Errorf("syncs of absent or unannotated workloads wrote %q", got)
+	}
+}
+
+// waitForReplicas waits until the informer's copy of a Deployment shows
+// the replicas, so that the next sync decides from it.
+func waitForReplicas(f *fixture, name string, want int32) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d, err := f.ctrl.deploys.Deployments("ns").Get(name)
+		if err == nil && d.Spec.Replicas != nil && *d.Spec.Replicas == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return context.DeadlineExceeded
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestWriteDue(t *testing.T) {
+	same := written{durable: "d1", summary: "hold"}
+	tests := []struct {
+		name string
+		a    annotationCheck
+		want bool
+	}{
+		{"a change of replicas writes at once",
+			annotationCheck{scaled: true, state: "s1", persisted: "s1", news: same, written: same}, true},
+		{"nothing would change: no write, even when a refresh is due",
+			annotationCheck{state: "s1", persisted: "s1", news: same, written: same, refreshDue: true, sinceWrite: time.Hour, rewriteAfter: time.Minute}, false},
+		{"only the busy state moved: written at the refresh",
+			annotationCheck{state: "s2", persisted: "s1", news: same, written: same, refreshDue: true}, true},
+		{"only the busy state moved: not before the refresh",
+			annotationCheck{state: "s2", persisted: "s1", news: same, written: same, sinceWrite: time.Hour, rewriteAfter: time.Minute}, false},
+		{"a new gist, soon after the last write: waits",
+			annotationCheck{state: "s2", persisted: "s1", news: written{durable: "d1", summary: "up"}, written: same, sinceWrite: 10 * time.Second, rewriteAfter: 30 * time.Second}, false},
+		{"a new gist, once rewriteAfter passed",
+			annotationCheck{state: "s2", persisted: "s1", news: written{durable: "d1", summary: "up"}, written: same, sinceWrite: 30 * time.Second, rewriteAfter: 30 * time.Second}, true},
+		{"a new durable state, once rewriteAfter passed",
+			annotationCheck{state: "s2", persisted: "s1", news: written{durable: "d2", summary: "hold"}, written: same, sinceWrite: time.Minute, rewriteAfter: 30 * time.Second}, true},
+		{"a new gist with the same state encoding",
+			annotationCheck{state: "s1", persisted: "s1", news: written{durable: "d1", summary: "up"}, written: same, sinceWrite: time.Minute, rewriteAfter: 30 * time.Second}, true},
+	}
+	for _, tt := range tests {
+		if got := writeDue(tt.a); got != tt.want {
+			t.Errorf("%s: writeDue = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
