@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rabbitscale/rabbitscale/policy"
@@ -61,7 +64,7 @@ func (o *SimulateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "Built-in workload: "+strings.Join(simulate.ScenarioNames(), ", ")+", or all of them in turn.")
 	fs.StringVar(&o.CSV, "csv", o.CSV, "Workload from a CSV file of seconds,arrivals_per_second (instead of --scenario).")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "Simulated time; 0 uses the workload's own length.")
-	fs.DurationVar(&o.Interval, "interval", o.Interval, "rabbitscale's tick interval (as `rabbitscale run --interval`).")
+	fs.DurationVar(&o.Interval, "interval", o.Interval, "rabbitscale's tick interval (as for rabbitscale run --interval).")
 	fs.Float64Var(&o.Model.PerPodRate, "per-pod-rate", o.Model.PerPodRate, "Messages per second one ready pod processes.")
 	fs.Float64Var(&o.Model.Noise, "noise", o.Model.Noise, "Relative standard deviation of a pod's rate, per pod and second.")
 	fs.DurationVar(&o.Model.StartupDelay, "startup-delay", o.Model.StartupDelay, "Time from a scale-up to the new pods consuming.")
@@ -152,10 +155,18 @@ func manifestAnnotations(path, name string) (map[string]string, error) {
 		} `json:"metadata"`
 	}
 	var found []object
-	for i, doc := range splitYAML(string(data)) {
+	docs := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 1; ; i++ {
+		doc, err := docs.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--manifest %s, document %d: %w", path, i, err)
+		}
 		var obj object
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			return nil, fmt.Errorf("--manifest %s, document %d: %w", path, i+1, err)
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			return nil, fmt.Errorf("--manifest %s, document %d: %w", path, i, err)
 		}
 		if obj.Kind != "Deployment" && obj.Kind != "StatefulSet" {
 			continue
@@ -181,22 +192,6 @@ func manifestAnnotations(path, name string) (map[string]string, error) {
 		names = append(names, f.Metadata.Name)
 	}
 	return nil, fmt.Errorf("--manifest %s: several workloads (%s); choose one with --workload", path, strings.Join(names, ", "))
-}
-
-// splitYAML splits a multi-document YAML file on its "---" lines.
-func splitYAML(data string) []string {
-	var docs []string
-	var cur strings.Builder
-	for _, line := range strings.SplitAfter(data, "\n") {
-		if strings.TrimRight(line, " \r\n") == "---" {
-			docs = append(docs, cur.String())
-			cur.Reset()
-			continue
-		}
-		cur.WriteString(line)
-	}
-	docs = append(docs, cur.String())
-	return slices.DeleteFunc(docs, func(d string) bool { return strings.TrimSpace(d) == "" })
 }
 
 func (o *SimulateOptions) workloads() ([]simulate.Workload, error) {
@@ -237,7 +232,7 @@ of the queue, the pods and the broker's statistics sampling, on a built-in scena
 or a CSV of seconds,arrivals_per_second. It is deterministic for a seed and reads no
 clock, broker or cluster. --compare runs baselines on the same workload and seed.`,
 		Example: `  rabbitscale simulate --scenario burst --compare keda,hpa-cpu,fixed:15 --out sim
-  rabbitscale simulate --manifest deploy/examples/worker.yaml --csv traffic.csv --per-pod-rate 35`,
+  rabbitscale simulate --manifest deploy/examples/workers.yaml --csv traffic.csv --per-pod-rate 35`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if errs := o.Validate(); len(errs) > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,33 +11,91 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/rabbitscale/rabbitscale/autoscaler"
 	"github.com/rabbitscale/rabbitscale/policy"
 )
 
+// StatusOptions are the flags of `rabbitscale status`. The client
+// configuration is found as kubectl finds it: --kubeconfig, else
+// $KUBECONFIG, else ~/.kube/config, else the in-cluster configuration; the
+// namespace is --namespace, else the current context's.
+type StatusOptions struct {
+	Kubeconfig string
+	Context    string
+	// Namespace is empty for the context's namespace.
+	Namespace     string
+	AllNamespaces bool
+}
+
+// NewStatusOptions returns the defaults.
+func NewStatusOptions() *StatusOptions { return &StatusOptions{} }
+
+// AddFlags registers the options on fs.
+func (o *StatusOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig; empty uses $KUBECONFIG, then ~/.kube/config, then the in-cluster configuration, as kubectl does.")
+	fs.StringVar(&o.Context, "context", o.Context, "The kubeconfig context to use; empty uses the current context.")
+	fs.StringVarP(&o.Namespace, "namespace", "n", o.Namespace, "Namespace to list; empty uses the context's namespace.")
+	fs.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "List every namespace.")
+}
+
+// Validate returns every problem with the options, each naming the flag.
+func (o *StatusOptions) Validate() []error {
+	var errs []error
+	if o.AllNamespaces && o.Namespace != "" {
+		errs = append(errs, fmt.Errorf("--namespace: %q is set together with --all-namespaces; use one", o.Namespace))
+	}
+	return errs
+}
+
+// clientConfig is kubectl's loading of the client configuration.
+func (o *StatusOptions) clientConfig() clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.Kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{
+		CurrentContext: o.Context,
+		Context:        clientcmdapi.Context{Namespace: o.Namespace},
+	})
+}
+
+// namespace is the namespace to list: metav1.NamespaceAll for
+// --all-namespaces, else --namespace or the context's.
+func (o *StatusOptions) namespace(cc clientcmd.ClientConfig) (string, error) {
+	if o.AllNamespaces {
+		return metav1.NamespaceAll, nil
+	}
+	ns, _, err := cc.Namespace()
+	return ns, err
+}
+
 func newStatusCommand() *cobra.Command {
-	var kubeconfig, namespace string
-	var all bool
+	o := NewStatusOptions()
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Print every scaled workload with its queue, depth, replicas and the last decision's reason",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := restConfig(kubeconfig)
+			if errs := o.Validate(); len(errs) > 0 {
+				return errors.Join(errs...)
+			}
+			cc := o.clientConfig()
+			cfg, err := cc.ClientConfig()
+			if err != nil {
+				return fmt.Errorf("kubernetes client configuration: %w", err)
+			}
+			ns, err := o.namespace(cc)
 			if err != nil {
 				return fmt.Errorf("kubernetes client configuration: %w", err)
 			}
 			kube, err := kubernetes.NewForConfig(cfg)
 			if err != nil {
 				return err
-			}
-			ns := namespace
-			if all {
-				ns = metav1.NamespaceAll
 			}
 			rows, err := statusRows(cmd, kube, ns)
 			if err != nil {
@@ -46,9 +105,7 @@ func newStatusCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; empty uses the in-cluster configuration.")
-	cmd.Flags().StringVarP(&namespace, "namespace", "n", "default", "Namespace to list.")
-	cmd.Flags().BoolVarP(&all, "all-namespaces", "A", false, "List every namespace.")
+	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
