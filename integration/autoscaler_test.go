@@ -516,7 +516,9 @@ var (
 	buildErr  error
 )
 
-// rabbitscaleBinary builds cmd/rabbitscale once per run.
+// rabbitscaleBinary builds cmd/rabbitscale once per run, the way `make
+// build` builds the binary the image ships (static, stripped), so that the
+// figures measured on it are the shipped binary's.
 func rabbitscaleBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -526,7 +528,9 @@ func rabbitscaleBinary(t testing.TB) string {
 			return
 		}
 		binary = filepath.Join(dir, "rabbitscale")
-		out, err := exec.Command("go", "build", "-o", binary, "github.com/rabbitscale/rabbitscale/cmd/rabbitscale").CombinedOutput()
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binary, "github.com/rabbitscale/rabbitscale/cmd/rabbitscale")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
