@@ -11,8 +11,10 @@
 //	               the built-in Scenario names and ParseCSV
 //	model.go       Model: per-pod rate and noise, start-up delay, prefetch,
 //	               broker sampling, seed, wait SLO
-//	run.go         Run(workload, duration, model, controller) -> *Result
-//	controller.go  Controller, and Rabbitscale, KEDA, HPACPU, Fixed
+//	run.go         Run(workload, duration, model, autoscaler) -> *Result
+//	broker.go      the broker model as a queue.Source, read like the
+//	               controller reads a broker (queue.Reader, observe)
+//	autoscalers.go Autoscaler, and Rabbitscale, KEDA, HPACPU, Fixed
 //	hpa.go         HPA: the HorizontalPodAutoscaler's replica normalisation
 //	summary.go     Summary, WriteTable, WriteMarkdown, WriteTimelineCSV
 //	svg.go         Chart, WriteChart, ChartOf: a standard-library SVG time

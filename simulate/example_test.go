@@ -23,7 +23,7 @@ func Example() {
 	m := simulate.DefaultModel() // 25 msg/s per pod, 30 s start-up, seed 1
 
 	var sums []simulate.Summary
-	for _, c := range []simulate.Controller{
+	for _, c := range []simulate.Autoscaler{
 		&simulate.Rabbitscale{Spec: spec, Every: 5 * time.Second},
 		simulate.NewKEDA(spec),
 	} {

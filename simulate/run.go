@@ -54,14 +54,14 @@ type Result struct {
 }
 
 // Run simulates duration of the workload (the workload's own when 0)
-// under a controller, one second at a time. Each second, in order: the
+// under an autoscaler, one second at a time. Each second, in order: the
 // broker takes its statistics sample when the sampling interval divides
 // the second; the controller decides when its interval does, from the last
 // sample; pods whose start-up delay has passed start consuming; the
 // second's arrivals join the queue; each ready pod finishes up to its
 // noisy rate of messages, oldest first, from its prefetched ones and then
 // straight from the queue; and the pods refill their prefetch.
-func Run(w Workload, duration time.Duration, m Model, c Controller) (*Result, error) {
+func Run(w Workload, duration time.Duration, m Model, c Autoscaler) (*Result, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}

@@ -36,9 +36,9 @@ func testSpec(t *testing.T, extra ...string) policy.Spec {
 	return spec
 }
 
-func controllers(t *testing.T, spec policy.Spec) []Controller {
+func controllers(t *testing.T, spec policy.Spec) []Autoscaler {
 	t.Helper()
-	out := []Controller{&Rabbitscale{Spec: spec, Every: 5 * time.Second}}
+	out := []Autoscaler{&Rabbitscale{Spec: spec, Every: 5 * time.Second}}
 	for _, name := range []string{"keda", "hpa-cpu", "fixed:12"} {
 		c, err := ParseBaseline(name, spec)
 		if err != nil {
@@ -49,7 +49,7 @@ func controllers(t *testing.T, spec policy.Spec) []Controller {
 	return out
 }
 
-func run(t *testing.T, w Workload, m Model, c Controller) *Result {
+func run(t *testing.T, w Workload, m Model, c Autoscaler) *Result {
 	t.Helper()
 	r, err := Run(w, 0, m, c)
 	if err != nil {

@@ -267,7 +267,7 @@ func runSimulate(out io.Writer, o *SimulateOptions) error {
 	var written []string
 	for _, w := range workloads {
 		// Fresh controllers per workload: they keep state.
-		controllers := []simulate.Controller{&simulate.Rabbitscale{Spec: spec, Every: o.Interval}}
+		controllers := []simulate.Autoscaler{&simulate.Rabbitscale{Spec: spec, Every: o.Interval}}
 		for _, name := range o.Compare {
 			c, err := simulate.ParseBaseline(name, spec)
 			if err != nil {

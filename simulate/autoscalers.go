@@ -13,9 +13,10 @@ import (
 // ErrBadBaseline is returned by ParseBaseline for a name it does not know.
 var ErrBadBaseline = errors.New("unknown baseline")
 
-// Controller decides the replica count of the simulated workload. Run calls
+// Autoscaler decides the replica count of the simulated workload: rabbitscale
+// or a baseline. Run calls
 // Decide every Interval of simulated time, from time zero.
-type Controller interface {
+type Autoscaler interface {
 	Name() string
 	Interval() time.Duration
 	Decide(now time.Time, v View) Choice
@@ -44,13 +45,13 @@ type Rabbitscale struct {
 	state policy.State
 }
 
-// Name implements Controller.
+// Name implements Autoscaler.
 func (r *Rabbitscale) Name() string { return "rabbitscale" }
 
-// Interval implements Controller.
+// Interval implements Autoscaler.
 func (r *Rabbitscale) Interval() time.Duration { return r.Every }
 
-// Decide implements Controller.
+// Decide implements Autoscaler.
 func (r *Rabbitscale) Decide(now time.Time, v View) Choice {
 	d, next := policy.Decide(r.Spec, v.Observation, r.state, now)
 	r.state = next
@@ -63,13 +64,13 @@ func (r *Rabbitscale) Decide(now time.Time, v View) Choice {
 // Fixed never scales.
 type Fixed struct{ Replicas int32 }
 
-// Name implements Controller.
+// Name implements Autoscaler.
 func (f Fixed) Name() string { return "fixed:" + strconv.Itoa(int(f.Replicas)) }
 
-// Interval implements Controller.
+// Interval implements Autoscaler.
 func (f Fixed) Interval() time.Duration { return time.Minute }
 
-// Decide implements Controller.
+// Decide implements Autoscaler.
 func (f Fixed) Decide(time.Time, View) Choice { return Choice{Desired: f.Replicas, Reason: "fixed"} }
 
 // KEDA is a ScaledObject with a rabbitmq trigger in QueueLength mode: the
@@ -104,13 +105,13 @@ func NewKEDA(spec policy.Spec) *KEDA {
 	}
 }
 
-// Name implements Controller.
+// Name implements Autoscaler.
 func (k *KEDA) Name() string { return "keda" }
 
-// Interval implements Controller.
+// Interval implements Autoscaler.
 func (k *KEDA) Interval() time.Duration { return k.Sync }
 
-// Decide implements Controller.
+// Decide implements Autoscaler.
 func (k *KEDA) Decide(now time.Time, v View) Choice {
 	cur := v.Observation.Replicas
 	if !k.hasPoll || now.Sub(k.polled) >= k.Poll {
@@ -165,13 +166,13 @@ func NewHPACPU(spec policy.Spec) *HPACPU {
 	return &HPACPU{Target: target, Sync: 15 * time.Second, hpa: NewHPA(max(spec.MinReplicas, 1), spec.MaxReplicas)}
 }
 
-// Name implements Controller.
+// Name implements Autoscaler.
 func (h *HPACPU) Name() string { return "hpa-cpu" }
 
-// Interval implements Controller.
+// Interval implements Autoscaler.
 func (h *HPACPU) Interval() time.Duration { return h.Sync }
 
-// Decide implements Controller.
+// Decide implements Autoscaler.
 func (h *HPACPU) Decide(now time.Time, v View) Choice {
 	cur := v.Observation.Replicas
 	sig := policy.CPURecommendation(h.Target, h.hpa.Tolerance, v.Observation.CPU, cur)
@@ -188,7 +189,7 @@ func (h *HPACPU) Decide(now time.Time, v View) Choice {
 
 // ParseBaseline builds a baseline controller by name: "keda", "hpa-cpu" or
 // "fixed:N".
-func ParseBaseline(name string, spec policy.Spec) (Controller, error) {
+func ParseBaseline(name string, spec policy.Spec) (Autoscaler, error) {
 	switch {
 	case name == "keda":
 		return NewKEDA(spec), nil
