@@ -33,7 +33,7 @@
 // prefetched ones and then straight from the queue; idle capacity is not
 // banked. A pod's CPU is its busy fraction over the last 15 seconds (the
 // metrics-server resolution) times its request. Replicas follow the
-// controller's choice: new pods consume after StartupDelay; removed pods
+// autoscaler's choice: new pods consume after StartupDelay; removed pods
 // are the ones still starting, then the newest (as a ReplicaSet picks),
 // and their unacked messages are requeued at the head of the queue. Every
 // message that arrived has been processed or is still ready or unacked,
