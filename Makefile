@@ -13,6 +13,8 @@ GOLANGCI_LINT := $(CACHE_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-li
 PURE_PACKAGES := ./policy
 # What the rabbitscale binary must never link: test-only infrastructure.
 TEST_ONLY_DEPS := sigs.k8s.io/controller-runtime/pkg/envtest|github.com/testcontainers/testcontainers-go
+# What only rabbitscale-adapter may link: the aggregated API server.
+API_SERVER_DEPS := k8s.io/apiserver|sigs.k8s.io/custom-metrics-apiserver
 
 .PHONY: help
 help: ## List every target with what it does.
@@ -60,8 +62,9 @@ simulate: ## Compare rabbitscale with KEDA, a CPU-only HPA and fixed:12 on the b
 	$(GO) run ./cmd/rabbitscale simulate --scenario all --compare keda,hpa-cpu,fixed:12 --format markdown --out bin/simulate
 
 .PHONY: build
-build: ## Build bin/rabbitscale, the binary the image ships.
+build: ## Build bin/rabbitscale and bin/rabbitscale-adapter, the binaries the image ships.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/rabbitscale ./cmd/rabbitscale
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/rabbitscale-adapter ./cmd/rabbitscale-adapter
 
 .PHONY: image
 image: ## Build the container image rabbitscale:$(VERSION) (needs a Docker engine).
@@ -86,11 +89,15 @@ $(GOLANGCI_LINT):
 	GOBIN="$(dir $@)" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 .PHONY: check-layering
-check-layering: ## Fail when policy reaches client-go or amqp091-go, or the binary links test-only code.
+check-layering: ## Fail when policy reaches client-go or amqp091-go, ./cmd links test-only code, or the controller (cmd/rabbitscale, autoscaler) reaches the API server libraries.
 	@bad="$$($(GO) list -deps $(PURE_PACKAGES) | grep -E '^(k8s.io/client-go|github.com/rabbitmq/amqp091-go)(/|$$)' || true)"; \
 	if [ -n "$$bad" ]; then echo "check-layering: $(PURE_PACKAGES) must stay pure but reaches:"; echo "$$bad"; exit 1; fi
 	@bad="$$($(GO) list -deps ./cmd/... | grep -E '^($(TEST_ONLY_DEPS))(/|$$)' || true)"; \
 	if [ -n "$$bad" ]; then echo "check-layering: ./cmd links test-only code:"; echo "$$bad"; exit 1; fi
+	@bad="$$($(GO) list -deps ./cmd/rabbitscale | grep -E '^($(API_SERVER_DEPS))(/|$$)' || true)"; \
+	if [ -n "$$bad" ]; then echo "check-layering: ./cmd/rabbitscale links the API server (only cmd/rabbitscale-adapter may):"; echo "$$bad"; exit 1; fi
+	@bad="$$($(GO) list -deps ./autoscaler | grep -E '^k8s.io/apiserver(/|$$)' || true)"; \
+	if [ -n "$$bad" ]; then echo "check-layering: ./autoscaler reaches k8s.io/apiserver:"; echo "$$bad"; exit 1; fi
 	@echo "check-layering: ok"
 
 .PHONY: deps

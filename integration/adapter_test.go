@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -35,11 +35,10 @@ import (
 	"k8s.io/klog/v2"
 	externalclient "k8s.io/metrics/pkg/client/external_metrics"
 	"k8s.io/utils/ptr"
-	basecmd "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd"
 	cmoptions "sigs.k8s.io/custom-metrics-apiserver/pkg/cmd/options"
 
+	"github.com/rabbitscale/rabbitscale/adapter"
 	"github.com/rabbitscale/rabbitscale/integration/harness"
-	"github.com/rabbitscale/rabbitscale/metrics"
 )
 
 // adapterIP is the ClusterIP of the adapter's Service. It is on loopback
@@ -74,12 +73,12 @@ func TestAdapter(t *testing.T) {
 		publish(ctx, t, q, 37)
 		t.Cleanup(func() { purge(t, q) })
 		em := externalclient.NewForConfigOrDie(cp.Config)
-		sel := labels.SelectorFromSet(labels.Set{metrics.LabelQueue: q})
+		sel := labels.SelectorFromSet(labels.Set{adapter.LabelQueue: q})
 		var got, ready int64
 		var lastErr error
 		deadline := time.Now().Add(30 * time.Second)
 		for time.Now().Before(deadline) {
-			list, err := em.NamespacedMetrics(ns).List(metrics.MetricMessages, sel)
+			list, err := em.NamespacedMetrics(ns).List(adapter.MetricMessages, sel)
 			if lastErr = err; err == nil && len(list.Items) == 1 {
 				if got = list.Items[0].Value.Value(); got == 37 {
 					break
@@ -88,16 +87,16 @@ func TestAdapter(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		if got != 37 {
-			t.Fatalf("%s{queue=%s} = %d after 30s, want 37 (last error: %v)", metrics.MetricMessages, q, got, lastErr)
+			t.Fatalf("%s{queue=%s} = %d after 30s, want 37 (last error: %v)", adapter.MetricMessages, q, got, lastErr)
 		}
-		list, err := em.NamespacedMetrics(ns).List(metrics.MetricMessagesReady, sel)
+		list, err := em.NamespacedMetrics(ns).List(adapter.MetricMessagesReady, sel)
 		if err != nil || len(list.Items) != 1 {
-			t.Fatalf("%s: %v", metrics.MetricMessagesReady, err)
+			t.Fatalf("%s: %v", adapter.MetricMessagesReady, err)
 		}
 		if ready = list.Items[0].Value.Value(); ready != 37 {
-			t.Errorf("%s = %d, want 37 (no consumer, so every message is ready)", metrics.MetricMessagesReady, ready)
+			t.Errorf("%s = %d, want 37 (no consumer, so every message is ready)", adapter.MetricMessagesReady, ready)
 		}
-		_, err = em.NamespacedMetrics(ns).List(metrics.MetricMessages, labels.SelectorFromSet(labels.Set{metrics.LabelQueue: "no-such-queue"}))
+		_, err = em.NamespacedMetrics(ns).List(adapter.MetricMessages, labels.SelectorFromSet(labels.Set{adapter.LabelQueue: "no-such-queue"}))
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("unknown queue: error %v, want NotFound so that the HPA reports FailedGetExternalMetric", err)
 		}
@@ -162,8 +161,8 @@ func TestAdapter(t *testing.T) {
 				Metrics: []autoscalingv2.MetricSpec{{
 					Type: autoscalingv2.ExternalMetricSourceType,
 					External: &autoscalingv2.ExternalMetricSource{
-						Metric: autoscalingv2.MetricIdentifier{Name: metrics.MetricMessages,
-							Selector: &metav1.LabelSelector{MatchLabels: map[string]string{metrics.LabelQueue: q}}},
+						Metric: autoscalingv2.MetricIdentifier{Name: adapter.MetricMessages,
+							Selector: &metav1.LabelSelector{MatchLabels: map[string]string{adapter.LabelQueue: q}}},
 						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: ptr.To(resource.MustParse("10"))},
 					},
 				}},
@@ -186,20 +185,16 @@ func TestAdapter(t *testing.T) {
 }
 
 // serveAdapter serves rabbitscale's external metrics provider over the
-// harness broker on adapterIP at a free port, as `rabbitscale adapter`
-// does, and returns the port.
+// harness broker on adapterIP at a free port, as rabbitscale-adapter does
+// (adapter.Serve), and returns the port.
 func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string) int {
 	t.Helper()
 	brokers := openBrokers(t)
-	readers := map[string]metrics.SnapshotReader{}
-	for _, name := range brokers.Names() {
-		r, err := brokers.Reader(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	readers := map[string]adapter.SnapshotReader{}
+	for name, r := range brokers.Readers() {
 		readers[name] = r
 	}
-	p := metrics.NewExternalProvider(readers, time.Minute, nil, nil)
+	p := adapter.NewProvider(readers, time.Minute, nil, nil)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(adapterIP, "0"))
 	if err != nil {
@@ -213,15 +208,11 @@ func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string) int {
 	opts.SecureServing.ServerCert.CertDirectory = ""
 	opts.Authentication.RemoteKubeConfigFile = kubeconfig
 	opts.Authorization.RemoteKubeConfigFile = kubeconfig
-	base := &basecmd.AdapterBase{Name: "rabbitscale-adapter-it", CustomMetricsAdapterServerOptions: opts,
-		RemoteKubeConfigFile: kubeconfig, FlagSet: pflag.NewFlagSet("adapter", pflag.ContinueOnError)}
-	base.WithExternalMetrics(p)
 
 	actx, stop := context.WithCancel(klog.NewContext(ctx, klog.Background()))
 	var wg sync.WaitGroup
-	wg.Go(func() { p.Run(actx, 500*time.Millisecond) })
 	wg.Go(func() {
-		if err := base.Run(actx); err != nil && actx.Err() == nil {
+		if err := adapter.Serve(actx, p, 500*time.Millisecond, opts, kubeconfig); err != nil && actx.Err() == nil {
 			t.Errorf("adapter: %v", err)
 		}
 	})
@@ -320,7 +311,7 @@ func adapterStatus(ctx context.Context, t *testing.T, port int, ns, q string, ce
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
 	u := fmt.Sprintf("https://%s/apis/external.metrics.k8s.io/v1beta1/namespaces/%s/%s?labelSelector=%s",
-		net.JoinHostPort(adapterIP, strconv.Itoa(port)), ns, metrics.MetricMessages, url.QueryEscape(metrics.LabelQueue+"="+q))
+		net.JoinHostPort(adapterIP, strconv.Itoa(port)), ns, adapter.MetricMessages, url.QueryEscape(adapter.LabelQueue+"="+q))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +372,7 @@ func waitReplicasHPA(ctx context.Context, t *testing.T, kc kubernetes.Interface,
 	return time.Time{}
 }
 
-// TestAdapterCommand runs `rabbitscale adapter` as a user would, with only
+// TestAdapterCommand runs rabbitscale-adapter as a user would, with only
 // --kubeconfig for its client, delegated authentication and authorization,
 // and asks it directly for a queue's depth with the admin's client
 // certificate.
@@ -403,11 +394,11 @@ func TestAdapterCommand(t *testing.T) {
 	publish(ctx, t, q, 12)
 	t.Cleanup(func() { purge(t, q) })
 
-	adapter := startProcess(t, dir, "adapter", rabbitscaleBinary(t), "adapter",
+	proc := startProcess(t, dir, "adapter", adapterBinary(t),
 		"--kubeconfig", kubeconfig, "--config", conf, "--interval", "500ms", "--max-age", "10s",
 		"--bind-address", "127.0.0.1", "--secure-port", strconv.Itoa(port))
 	t.Cleanup(func() {
-		if strings.Contains(adapter.Output(), broker.Password) {
+		if strings.Contains(proc.Output(), broker.Password) {
 			t.Error("the adapter logged the broker password")
 		}
 	})
@@ -416,12 +407,12 @@ func TestAdapterCommand(t *testing.T) {
 	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
 	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true // self-signed serving certificate
 	em := externalclient.NewForConfigOrDie(cfg)
-	sel := labels.SelectorFromSet(labels.Set{metrics.LabelQueue: q})
+	sel := labels.SelectorFromSet(labels.Set{adapter.LabelQueue: q})
 	var got int64
 	var lastErr error
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		list, err := em.NamespacedMetrics("default").List(metrics.MetricMessages, sel)
+		list, err := em.NamespacedMetrics("default").List(adapter.MetricMessages, sel)
 		if lastErr = err; err == nil && len(list.Items) == 1 {
 			if got = list.Items[0].Value.Value(); got == 12 {
 				return
@@ -429,5 +420,32 @@ func TestAdapterCommand(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Fatalf("rabbitscale adapter served %s{queue=%s} = %d, want 12 (last error: %v)", metrics.MetricMessages, q, got, lastErr)
+	t.Fatalf("rabbitscale-adapter served %s{queue=%s} = %d, want 12 (last error: %v)", adapter.MetricMessages, q, got, lastErr)
+}
+
+var (
+	adapterBuildOnce  sync.Once
+	adapterBinaryPath string
+	adapterBuildErr   error
+)
+
+// adapterBinary builds cmd/rabbitscale-adapter once per run.
+func adapterBinary(t testing.TB) string {
+	t.Helper()
+	adapterBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rabbitscale-adapter-bin-")
+		if err != nil {
+			adapterBuildErr = err
+			return
+		}
+		adapterBinaryPath = filepath.Join(dir, "rabbitscale-adapter")
+		out, err := exec.Command("go", "build", "-o", adapterBinaryPath, "github.com/rabbitscale/rabbitscale/cmd/rabbitscale-adapter").CombinedOutput()
+		if err != nil {
+			adapterBuildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if adapterBuildErr != nil {
+		t.Fatal(adapterBuildErr)
+	}
+	return adapterBinaryPath
 }

@@ -59,6 +59,9 @@ func run(m *testing.M) int {
 		if binary != "" {
 			_ = os.RemoveAll(filepath.Dir(binary))
 		}
+		if adapterBinaryPath != "" {
+			_ = os.RemoveAll(filepath.Dir(adapterBinaryPath))
+		}
 	}()
 	return m.Run()
 }

@@ -261,4 +261,3 @@ func boolValue(b bool) float64 {
 	}
 	return 0
 }
-

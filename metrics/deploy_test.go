@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rabbitscale/rabbitscale/deploy"
@@ -30,7 +29,7 @@ const (
 )
 
 // registeredNames lists every metric name a scrape of the controller can
-// show: the collectors of NewController and NewRegistry (histograms with
+// show: the collectors of NewCollectors and NewRegistry (histograms with
 // their _bucket, _sum and _count series) and Prometheus' own up.
 func registeredNames(t *testing.T) map[string]bool {
 	t.Helper()
@@ -396,56 +395,5 @@ func readYAML(t *testing.T, path string, v any) {
 	}
 	if err := yaml.UnmarshalStrict(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
-	}
-}
-
-// TestAdapterManifests checks that deploy/adapter wires what a user
-// applies: the APIService reaches the Service, the Service the container's
-// serving port, and the RBAC the aggregator pattern needs.
-func TestAdapterManifests(t *testing.T) {
-	objs, err := deploy.Build("adapter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	byKind := map[string]*unstructured.Unstructured{}
-	var bindings []string
-	for _, o := range objs {
-		byKind[o.GetKind()] = o
-		if o.GetKind() == "RoleBinding" || o.GetKind() == "ClusterRoleBinding" {
-			role, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
-			bindings = append(bindings, o.GetNamespace()+"/"+role)
-		}
-	}
-	slices.Sort(bindings)
-	wantBindings := []string{"/rabbitscale-external-metrics-reader", "/system:auth-delegator", "kube-system/extension-apiserver-authentication-reader"}
-	if diff := cmp.Diff(wantBindings, bindings); diff != "" {
-		t.Errorf("role bindings namespace/role (-want +got):\n%s", diff)
-	}
-	for _, kind := range []string{"ServiceAccount", "Deployment", "Service", "APIService", "ClusterRole"} {
-		if byKind[kind] == nil {
-			t.Fatalf("no %s in deploy/adapter", kind)
-		}
-	}
-	api, svc, dep := byKind["APIService"], byKind["Service"], byKind["Deployment"]
-	if api.GetName() != "v1beta1.external.metrics.k8s.io" {
-		t.Errorf("APIService %s, want v1beta1.external.metrics.k8s.io", api.GetName())
-	}
-	svcName, _, _ := unstructured.NestedString(api.Object, "spec", "service", "name")
-	svcNS, _, _ := unstructured.NestedString(api.Object, "spec", "service", "namespace")
-	apiPort, _, _ := unstructured.NestedFieldNoCopy(api.Object, "spec", "service", "port")
-	if svcName != svc.GetName() || svcNS != svc.GetNamespace() {
-		t.Errorf("APIService points at %s/%s, the Service is %s/%s", svcNS, svcName, svc.GetNamespace(), svc.GetName())
-	}
-	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
-	port := ports[0].(map[string]any)
-	if fmt.Sprint(port["port"]) != fmt.Sprint(apiPort) || port["targetPort"] != "https" {
-		t.Errorf("Service port %v -> %v, want %v -> https", port["port"], port["targetPort"], apiPort)
-	}
-	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
-	c := containers[0].(map[string]any)
-	args := fmt.Sprint(c["args"])
-	cport := c["ports"].([]any)[0].(map[string]any)
-	if !strings.HasPrefix(args, "[adapter ") || !strings.Contains(args, fmt.Sprintf("--secure-port=%v", cport["containerPort"])) || cport["name"] != "https" {
-		t.Errorf("container args %s and port %v: want `adapter` serving on the https containerPort", args, cport)
 	}
 }

@@ -1,11 +1,12 @@
 // Package metrics owns what the controller tells the outside world in
-// numbers: the Prometheus collectors (rabbitscale_* series) and the provider
-// behind the external metrics API adapter, both answered from the tick's
-// queue snapshot so an HPA query never costs a broker request.
+// numbers: the Prometheus collectors (rabbitscale_* series), and nothing
+// else. The external metrics API that a stock HPA reads is package adapter
+// (binary cmd/rabbitscale-adapter), which registers these collectors only
+// for its broker series.
 //
 // # Collectors (controller.go)
 //
-// NewController registers the controller's collectors with a Registerer;
+// NewCollectors registers the controller's collectors with a Registerer;
 // NewRegistry gives a registry that already holds the Go and process
 // collectors, and Handler serves it on /metrics. Names carry the
 // rabbitscale_ prefix and base units; counters end in _total. Labels are
@@ -69,39 +70,16 @@
 //     ForgetWorkload(kind, namespace, name).
 //   - the end of Controller.Tick: ObserveTick(res.Duration, clock.Now()).
 //
-// # External metrics (external.go)
-//
-// ExternalProvider implements the custom-metrics-apiserver
-// ExternalMetricsProvider for `rabbitscale adapter`. Run reads every broker
-// once per interval (Reader.Snapshot with an empty Scope: every queue
-// listed); GetExternalMetric answers from Reader.Latest and never makes a
-// request. Metrics: rabbitmq_queue_messages (ready + unacked),
-// rabbitmq_queue_messages_ready, rabbitmq_queue_messages_unacked,
-// rabbitmq_queue_consumers, rabbitmq_queue_publish_rate (messages per
-// second from the package's own counter samples, with its window). The
-// HPA's metric selector picks the queue with the labels queue (required;
-// `queue in (a,b)` sums), vhost (absent means "/", which is not a valid
-// label value) and broker (absent means the only broker, or "default").
-// Queue and vhost names that are not valid label values (more than 63
-// characters, or characters other than alphanumerics, '-', '_' and '.')
-// cannot be selected. Errors are API statuses the HPA reports in its
-// conditions: NotFound for an unknown metric or queue, BadRequest for a bad
-// selector, ServiceUnavailable before the first read, for a snapshot older
-// than maxAge, and for rates not computed yet.
-//
-// The AMQP source reads only the queues of its Scope, so with an empty
-// Scope it lists nothing: brokers served by the adapter need the
-// management or Prometheus source.
-//
 // # Deployment files (tests in deploy_test.go)
 //
-// deploy/grafana/rabbitscale.json (Grafana schemaVersion 39),
+// deploy/grafana/rabbitscale.json (Grafana schemaVersion 39) and
 // deploy/prometheus/rabbitscale-rules.yaml and prometheusrule.yaml (the same
-// rules, with promtool unit tests in rabbitscale-rules.test.yaml) and
-// deploy/adapter (kustomize). The tests fail when a dashboard or alert
-// expression names a metric this package does not export, when a
-// rabbitscale_ metric has no panel, when promtool rejects an expression,
-// and when the PrometheusRule drifts from the plain rules file.
+// rules, with promtool unit tests in rabbitscale-rules.test.yaml); the
+// adapter's manifests (deploy/adapter) are tested in package adapter. The
+// tests fail when a dashboard or alert expression names a metric this
+// package does not export, when a rabbitscale_ metric has no panel, when
+// promtool rejects an expression, and when the PrometheusRule drifts from
+// the plain rules file.
 // TestDashboardQueriesReturnDataInPrometheus starts a real Prometheus that
 // scrapes a Controller observing a scaling workload and requires every
 // dashboard query to return a series, which also catches a wrong label

@@ -10,11 +10,12 @@
 //
 // Configuration comes from a file (LoadConfig, ParseConfig: YAML or JSON,
 // strict, defaulted, validated with errors that name the field and value)
-// and becomes one Reader per broker (Open, Brokers.Reader). Every tick the
-// controller builds a Scope from the workloads on a broker (Scope.Add) and
-// calls Reader.Snapshot once; each workload then asks the Snapshot with
-// Lookup (a list of queue names, summed) or Match (a regexp over the queue
-// names of a vhost). Neither makes a request. Reader.Latest returns the last
+// and becomes one Reader per broker (Open, Brokers.Reader, Brokers.Readers;
+// OpenFile does LoadConfig and Open in one call, as the controller and the
+// external metrics adapter both start). Every tick the controller builds a
+// Scope from the workloads on a broker (Scope.Add) and calls Reader.Snapshot
+// once; each workload then asks the Snapshot with Lookup (a list of queue
+// names, summed) or Match (a regexp over the queue names of a vhost). Neither makes a request. Reader.Latest returns the last
 // snapshot for readers between ticks, such as an external metrics API.
 //
 //	brokers, err := queue.Open(cfg, clock.RealClock{})

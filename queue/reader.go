@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -98,6 +99,26 @@ func Open(cfg *Config, clk clock.PassiveClock) (*Brokers, error) {
 	}
 	return b, nil
 }
+
+// OpenFile loads the configuration file at path (LoadConfig) and opens a
+// Reader for every broker it lists (Open): what the controller and the
+// external metrics adapter both start from. Every error names path. clk is
+// as for Open.
+func OpenFile(path string, clk clock.PassiveClock) (*Brokers, error) {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := Open(cfg, clk)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
+// Readers returns every broker's reader keyed by its configured name, in a
+// new map the caller may keep.
+func (b *Brokers) Readers() map[string]*Reader { return maps.Clone(b.readers) }
 
 // Reader returns the named broker's reader, or an error wrapping
 // ErrUnknownBroker.

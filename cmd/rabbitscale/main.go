@@ -1,7 +1,9 @@
 // Command rabbitscale is the rabbitscale controller binary. It holds wiring
 // only: flags become an options struct, and the options start the packages
 // that do the work (see STYLE.md). Subcommands are added by the issues that
-// build them (`run`, `adapter`, `simulate`).
+// build them (`run`, `status`, `simulate`). The external metrics API adapter
+// is its own binary, cmd/rabbitscale-adapter, so that this one does not link
+// the API server libraries.
 package main
 
 import (
@@ -34,7 +36,7 @@ func newRootCommand() *cobra.Command {
 	klogFlags := flag.NewFlagSet("klog", flag.ExitOnError)
 	klog.InitFlags(klogFlags)
 	root.PersistentFlags().AddGoFlagSet(klogFlags)
-	root.AddCommand(newRunCommand(), newStatusCommand(), newAdapterCommand(), newSimulateCommand())
+	root.AddCommand(newRunCommand(), newStatusCommand(), newSimulateCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version of rabbitscale",

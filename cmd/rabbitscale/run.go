@@ -85,21 +85,13 @@ func run(ctx context.Context, o *RunOptions) error {
 		return fmt.Errorf("metrics.k8s.io client: %w", err)
 	}
 
-	brokerCfg, err := queue.LoadConfig(o.BrokerConfig)
-	if err != nil {
-		return err
-	}
-	brokers, err := queue.Open(brokerCfg, clock.RealClock{})
+	brokers, err := queue.OpenFile(o.BrokerConfig, clock.RealClock{})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = brokers.Close() }()
 	readers := map[string]autoscaler.Snapshotter{}
-	for _, name := range brokers.Names() {
-		r, err := brokers.Reader(name)
-		if err != nil {
-			return err
-		}
+	for name, r := range brokers.Readers() {
 		readers[name] = r
 	}
 

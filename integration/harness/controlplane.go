@@ -26,7 +26,7 @@ type ControlPlane struct {
 	// Assets is the directory holding kube-apiserver, etcd and kube-controller-manager.
 	Assets string
 	// FrontProxy is the identity the aggregator presents to extension API
-	// servers such as `rabbitscale adapter`.
+	// servers such as rabbitscale-adapter.
 	FrontProxy *FrontProxy
 
 	certDir string

@@ -1,4 +1,4 @@
-package metrics
+package adapter
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 	"github.com/rabbitscale/rabbitscale/queue"
 )
 
-// External metric names served by ExternalProvider.
+// External metric names served by Provider.
 const (
 	// MetricMessages is ready plus unacked messages (ready alone when the
 	// source cannot tell unacked, as with AMQP).
@@ -41,7 +41,7 @@ const (
 	MetricPublishRate = "rabbitmq_queue_publish_rate"
 )
 
-var externalMetrics = []string{MetricMessages, MetricMessagesReady, MetricMessagesUnacked, MetricConsumers, MetricPublishRate}
+var metricNames = []string{MetricMessages, MetricMessagesReady, MetricMessagesUnacked, MetricConsumers, MetricPublishRate}
 
 // Selector labels of an external metric query (the HPA's
 // metric.selector.matchLabels).
@@ -61,33 +61,48 @@ type SnapshotReader interface {
 	Latest() *queue.Snapshot
 }
 
-// ExternalProvider answers external metrics API queries from the latest
-// snapshot of each broker, which Run refreshes on an interval: an HPA query
-// costs no broker request, however many HPAs ask.
-type ExternalProvider struct {
+// BrokerObserver records every broker read. The metrics package's
+// collectors implement it, so the adapter exports the same broker series
+// (rabbitscale_broker_up and the request latency and errors) as the
+// controller.
+type BrokerObserver interface {
+	ObserveBrokerRequest(broker string, d time.Duration, err error)
+}
+
+type noObserver struct{}
+
+func (noObserver) ObserveBrokerRequest(string, time.Duration, error) {}
+
+// Provider answers external metrics API queries from the latest snapshot
+// of each broker, which Run refreshes on an interval: an HPA query costs no
+// broker request, however many HPAs ask.
+type Provider struct {
 	readers map[string]SnapshotReader
 	maxAge  time.Duration
 	clock   clock.PassiveClock
-	metrics *Collectors
+	observe BrokerObserver
 }
 
-var _ provider.ExternalMetricsProvider = (*ExternalProvider)(nil)
+var _ provider.ExternalMetricsProvider = (*Provider)(nil)
 
-// NewExternalProvider serves the readers' snapshots, keyed by broker name.
-// A snapshot older than maxAge is refused (the HPA then keeps the current
-// replicas) rather than served as if it were current. m may be nil; with it
-// Run records every broker read.
-func NewExternalProvider(readers map[string]SnapshotReader, maxAge time.Duration, clk clock.PassiveClock, m *Collectors) *ExternalProvider {
+// NewProvider serves the readers' snapshots, keyed by broker name. A
+// snapshot older than maxAge is refused (the HPA then keeps the current
+// replicas) rather than served as if it were current. obs may be nil; with
+// it Run records every broker read.
+func NewProvider(readers map[string]SnapshotReader, maxAge time.Duration, clk clock.PassiveClock, obs BrokerObserver) *Provider {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &ExternalProvider{readers: readers, maxAge: maxAge, clock: clk, metrics: m}
+	if obs == nil {
+		obs = noObserver{}
+	}
+	return &Provider{readers: readers, maxAge: maxAge, clock: clk, observe: obs}
 }
 
 // Refresh reads every broker once, concurrently, listing all its queues.
 // It returns the read errors joined; a failed read keeps that broker's
 // previous snapshot.
-func (p *ExternalProvider) Refresh(ctx context.Context) error {
+func (p *Provider) Refresh(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
 	names := slices.Sorted(maps.Keys(p.readers))
 	errs := make([]error, len(names))
@@ -96,7 +111,7 @@ func (p *ExternalProvider) Refresh(ctx context.Context) error {
 		wg.Go(func() {
 			start := p.clock.Now()
 			snap, err := p.readers[name].Snapshot(ctx, queue.Scope{})
-			p.metrics.ObserveBrokerRequest(name, p.clock.Since(start), err)
+			p.observe.ObserveBrokerRequest(name, p.clock.Since(start), err)
 			if err != nil {
 				errs[i] = fmt.Errorf("broker %q: %w", name, err)
 				return
@@ -109,9 +124,9 @@ func (p *ExternalProvider) Refresh(ctx context.Context) error {
 }
 
 // Run refreshes every interval until ctx ends, starting at once. Tick
-// comes from the clock handed to NewExternalProvider when it is a
+// comes from the clock handed to NewProvider when it is a
 // clock.WithTicker, so tests drive it with a fake clock.
-func (p *ExternalProvider) Run(ctx context.Context, interval time.Duration) {
+func (p *Provider) Run(ctx context.Context, interval time.Duration) {
 	logger := klog.FromContext(ctx)
 	ticker := newTicker(p.clock, interval)
 	defer ticker.Stop()
@@ -135,9 +150,9 @@ func newTicker(clk clock.PassiveClock, d time.Duration) clock.Ticker {
 }
 
 // ListAllExternalMetrics lists the metric names served.
-func (p *ExternalProvider) ListAllExternalMetrics() []provider.ExternalMetricInfo {
-	out := make([]provider.ExternalMetricInfo, 0, len(externalMetrics))
-	for _, m := range externalMetrics {
+func (p *Provider) ListAllExternalMetrics() []provider.ExternalMetricInfo {
+	out := make([]provider.ExternalMetricInfo, 0, len(metricNames))
+	for _, m := range metricNames {
 		out = append(out, provider.ExternalMetricInfo{Metric: m})
 	}
 	return out
@@ -146,9 +161,9 @@ func (p *ExternalProvider) ListAllExternalMetrics() []provider.ExternalMetricInf
 // GetExternalMetric answers one query. The namespace is not used: queues
 // are not namespaced, and RBAC on external.metrics.k8s.io decides who may
 // read them.
-func (p *ExternalProvider) GetExternalMetric(ctx context.Context, _ string, metricSelector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
+func (p *Provider) GetExternalMetric(ctx context.Context, _ string, metricSelector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
 	gr := schema.GroupResource{Group: external_metrics.GroupName, Resource: info.Metric}
-	if !slices.Contains(externalMetrics, info.Metric) {
+	if !slices.Contains(metricNames, info.Metric) {
 		return nil, apierrors.NewNotFound(gr, info.Metric)
 	}
 	sel, err := parseSelector(metricSelector)
@@ -248,7 +263,7 @@ func parseSelector(s labels.Selector) (selected, error) {
 	return out, nil
 }
 
-func (p *ExternalProvider) broker(name string) (string, error) {
+func (p *Provider) broker(name string) (string, error) {
 	if name != "" {
 		if _, ok := p.readers[name]; !ok {
 			return "", fmt.Errorf("%w: %q", queue.ErrUnknownBroker, name)

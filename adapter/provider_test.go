@@ -1,15 +1,14 @@
-package metrics
+package adapter
 
 import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -45,6 +44,22 @@ func (f *fakeReader) Snapshot(_ context.Context, scope queue.Scope) (*queue.Snap
 
 func (f *fakeReader) Latest() *queue.Snapshot { return f.latest }
 
+// fakeObserver records, per broker, whether its last read failed and with
+// which error.
+type fakeObserver struct {
+	mu   sync.Mutex
+	last map[string]error
+}
+
+func (f *fakeObserver) ObserveBrokerRequest(broker string, _ time.Duration, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last == nil {
+		f.last = map[string]error{}
+	}
+	f.last[broker] = err
+}
+
 var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func brokerSnapshot(broker string, at time.Time) *queue.Snapshot {
@@ -57,10 +72,10 @@ func brokerSnapshot(broker string, at time.Time) *queue.Snapshot {
 	return s
 }
 
-func TestExternalMetricsAnswerFromTheLatestSnapshot(t *testing.T) {
+func TestProviderAnswersFromTheLatestSnapshot(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	main := &fakeReader{next: brokerSnapshot("main", t0)}
-	p := NewExternalProvider(map[string]SnapshotReader{"main": main}, time.Minute, clk, nil)
+	p := NewProvider(map[string]SnapshotReader{"main": main}, time.Minute, clk, nil)
 	if err := p.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -103,27 +118,30 @@ func TestExternalMetricsAnswerFromTheLatestSnapshot(t *testing.T) {
 	}
 }
 
-func TestExternalMetricsErrorsTheHPACanActOn(t *testing.T) {
+func TestProviderErrorsTheHPACanActOn(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	readers := map[string]SnapshotReader{
 		"main":   &fakeReader{next: brokerSnapshot("main", t0)},
 		"backup": &fakeReader{next: brokerSnapshot("backup", t0)},
 		"never":  &fakeReader{err: &queue.BrokerError{Broker: "never", Kind: queue.ErrBrokerUnavailable}},
 	}
-	reg := prometheus.NewRegistry()
-	p := NewExternalProvider(readers, time.Minute, clk, NewCollectors(reg))
+	obs := &fakeObserver{}
+	p := NewProvider(readers, time.Minute, clk, obs)
 	err := p.Refresh(context.Background())
 	if !errors.Is(err, queue.ErrBrokerUnavailable) {
 		t.Fatalf("Refresh error = %v, want ErrBrokerUnavailable", err)
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP rabbitscale_broker_up 1 when the last read of the broker succeeded.
-# TYPE rabbitscale_broker_up gauge
-rabbitscale_broker_up{broker="backup"} 1
-rabbitscale_broker_up{broker="main"} 1
-rabbitscale_broker_up{broker="never"} 0
-`), "rabbitscale_broker_up"); err != nil {
-		t.Error(err)
+	// Every read is observed, the failed one with its error (which the
+	// metrics package turns into rabbitscale_broker_up 0 and a reason).
+	up := map[string]bool{}
+	for name, err := range obs.last {
+		up[name] = err == nil
+	}
+	if diff := cmp.Diff(map[string]bool{"backup": true, "main": true, "never": false}, up); diff != "" {
+		t.Errorf("observed reads, broker -> succeeded (-want +got):\n%s", diff)
+	}
+	if err := obs.last["never"]; !errors.Is(err, queue.ErrBrokerUnavailable) {
+		t.Errorf("observed error for never = %v, want ErrBrokerUnavailable", err)
 	}
 
 	tests := []struct {
@@ -156,18 +174,18 @@ rabbitscale_broker_up{broker="never"} 0
 	}
 }
 
-func TestExternalPublishRateUnavailableBeforeTwoSamples(t *testing.T) {
+func TestProviderPublishRateUnavailableBeforeTwoSamples(t *testing.T) {
 	s := queue.NewSnapshot("main", queue.SourceManagement, t0, queue.Coverage{Listed: true})
 	s.Set(queue.QueueKey{Vhost: "/", Name: "fresh"}, queue.QueueStats{Ready: 3, UnackedAvailable: true, SampleTime: t0})
-	p := NewExternalProvider(map[string]SnapshotReader{"main": &fakeReader{latest: s}}, 0, clocktesting.NewFakeClock(t0), nil)
+	p := NewProvider(map[string]SnapshotReader{"main": &fakeReader{latest: s}}, 0, clocktesting.NewFakeClock(t0), nil)
 	_, err := p.GetExternalMetric(context.Background(), "", mustSelector(t, "queue=fresh"), provider.ExternalMetricInfo{Metric: MetricPublishRate})
 	if !apierrors.IsServiceUnavailable(err) {
 		t.Fatalf("error = %v, want ServiceUnavailable: a rate must not read as 0 before it is known", err)
 	}
 }
 
-func TestExternalListsEveryMetric(t *testing.T) {
-	p := NewExternalProvider(nil, 0, nil, nil)
+func TestProviderListsEveryMetric(t *testing.T) {
+	p := NewProvider(nil, 0, nil, nil)
 	var got []string
 	for _, m := range p.ListAllExternalMetrics() {
 		got = append(got, m.Metric)
@@ -178,10 +196,10 @@ func TestExternalListsEveryMetric(t *testing.T) {
 	}
 }
 
-func TestRunRefreshesOnEveryTick(t *testing.T) {
+func TestProviderRunRefreshesOnEveryTick(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	r := &fakeReader{next: brokerSnapshot("main", t0), readDone: make(chan struct{})}
-	p := NewExternalProvider(map[string]SnapshotReader{"main": r}, time.Minute, clk, nil)
+	p := NewProvider(map[string]SnapshotReader{"main": r}, time.Minute, clk, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx, 5*time.Second); close(done) }()

@@ -1,0 +1,102 @@
+// Command rabbitscale-adapter serves queue depth and rates as
+// external.metrics.k8s.io for the HorizontalPodAutoscaler, for clusters
+// that scale with a stock HPA instead of the rabbitscale controller. It
+// holds wiring only: flags become Options, and the options start
+// queue.OpenFile, adapter.NewProvider and adapter.Serve. It is its own
+// binary so that the controller does not link the API server libraries.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/component-base/metrics/legacyregistry"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/rabbitscale/rabbitscale/adapter"
+	"github.com/rabbitscale/rabbitscale/metrics"
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	if err := newRootCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	o := NewOptions()
+	root := &cobra.Command{
+		Use:   "rabbitscale-adapter",
+		Short: "Serve queue depth and rates as external.metrics.k8s.io for the HorizontalPodAutoscaler",
+		Long: `Serve external.metrics.k8s.io/v1beta1 metrics rabbitmq_queue_messages (ready + unacked),
+rabbitmq_queue_messages_ready, rabbitmq_queue_messages_unacked, rabbitmq_queue_consumers and
+rabbitmq_queue_publish_rate, selected by the labels queue (required), vhost (default "/")
+and broker (default: the only broker, or the one named "default").
+
+Every broker is read once per --interval; HPA queries are answered from the last read
+and never reach the broker. Register it with the APIService in deploy/adapter/.`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.complete()
+			if errs := o.Validate(); len(errs) > 0 {
+				return errors.Join(errs...)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, o)
+		},
+	}
+	// klog's flags, -v among them, on every command.
+	klogFlags := flag.NewFlagSet("klog", flag.ExitOnError)
+	klog.InitFlags(klogFlags)
+	root.PersistentFlags().AddGoFlagSet(klogFlags)
+	o.AddFlags(root.Flags())
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version of rabbitscale-adapter",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "rabbitscale-adapter", buildVersion())
+		},
+	})
+	return root
+}
+
+func run(ctx context.Context, o *Options) error {
+	brokers, err := queue.OpenFile(o.BrokerConfig, clock.RealClock{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = brokers.Close() }()
+	readers := map[string]adapter.SnapshotReader{}
+	for name, r := range brokers.Readers() {
+		readers[name] = r
+	}
+	// The broker series join the API server's own /metrics.
+	m := metrics.NewCollectors(legacyregistry.Registerer())
+	p := adapter.NewProvider(readers, o.MaxAge, clock.RealClock{}, m)
+	return adapter.Serve(ctx, p, o.Interval, o.Server, o.Kubeconfig)
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
