@@ -11,6 +11,8 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT := $(CACHE_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 # Packages that must never reach client-go or amqp091-go (STYLE.md rule 2).
 PURE_PACKAGES := ./policy
+# Packages that read brokers and know nothing of Kubernetes' API.
+BROKER_PACKAGES := ./queue ./observe
 # What the rabbitscale binary must never link: test-only infrastructure.
 TEST_ONLY_DEPS := sigs.k8s.io/controller-runtime/pkg/envtest|github.com/testcontainers/testcontainers-go
 # What only rabbitscale-adapter may link: the aggregated API server.
@@ -89,7 +91,7 @@ $(GOLANGCI_LINT):
 	GOBIN="$(dir $@)" $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 .PHONY: check-layering
-check-layering: ## Fail when policy reaches client-go or amqp091-go, ./cmd links test-only code, or the controller (cmd/rabbitscale, autoscaler) reaches the API server libraries.
+check-layering: ## Fail when policy reaches client-go or amqp091-go, queue or observe reach client-go or k8s.io/api, ./cmd links test-only code, or the controller (cmd/rabbitscale, autoscaler) reaches the API server libraries. .golangci.yml's depguard rules say the same for direct imports.
 	@bad="$$($(GO) list -deps $(PURE_PACKAGES) | grep -E '^(k8s.io/client-go|github.com/rabbitmq/amqp091-go)(/|$$)' || true)"; \
 	if [ -n "$$bad" ]; then echo "check-layering: $(PURE_PACKAGES) must stay pure but reaches:"; echo "$$bad"; exit 1; fi
 	@bad="$$($(GO) list -deps ./cmd/... | grep -E '^($(TEST_ONLY_DEPS))(/|$$)' || true)"; \
@@ -98,6 +100,8 @@ check-layering: ## Fail when policy reaches client-go or amqp091-go, ./cmd links
 	if [ -n "$$bad" ]; then echo "check-layering: ./cmd/rabbitscale links the API server (only cmd/rabbitscale-adapter may):"; echo "$$bad"; exit 1; fi
 	@bad="$$($(GO) list -deps ./autoscaler | grep -E '^k8s.io/apiserver(/|$$)' || true)"; \
 	if [ -n "$$bad" ]; then echo "check-layering: ./autoscaler reaches k8s.io/apiserver:"; echo "$$bad"; exit 1; fi
+	@bad="$$($(GO) list -deps $(BROKER_PACKAGES) | grep -E '^k8s.io/(client-go|api)(/|$$)' || true)"; \
+	if [ -n "$$bad" ]; then echo "check-layering: $(BROKER_PACKAGES) must know nothing of Kubernetes' API but reach:"; echo "$$bad"; exit 1; fi
 	@echo "check-layering: ok"
 
 .PHONY: deps
