@@ -76,7 +76,7 @@ and never reach the broker. Register it with the APIService in deploy/adapter/.`
 }
 
 func run(ctx context.Context, o *Options) error {
-	brokers, err := queue.OpenFile(o.BrokerConfig, clock.RealClock{})
+	brokers, err := queue.OpenFile(o.Config, clock.RealClock{})
 	if err != nil {
 		return err
 	}

@@ -11,8 +11,9 @@ import (
 
 // Options are the flags of rabbitscale-adapter.
 type Options struct {
-	Kubeconfig   string
-	BrokerConfig string
+	Kubeconfig string
+	// Config is the broker configuration file.
+	Config string
 	// Interval is the time between two reads of every broker.
 	Interval time.Duration
 	// MaxAge refuses to serve figures older than this (the HPA then holds).
@@ -27,10 +28,10 @@ type Options struct {
 // otherwise.
 func NewOptions() *Options {
 	o := &Options{
-		BrokerConfig: "/etc/rabbitscale/brokers.yaml",
-		Interval:     5 * time.Second,
-		MaxAge:       time.Minute,
-		Server:       cmoptions.NewCustomMetricsAdapterServerOptions(),
+		Config:   "/etc/rabbitscale/brokers.yaml",
+		Interval: 5 * time.Second,
+		MaxAge:   time.Minute,
+		Server:   cmoptions.NewCustomMetricsAdapterServerOptions(),
 	}
 	o.Server.SecureServing.BindPort = 6443
 	o.Server.SecureServing.ServerCert.CertDirectory = ""
@@ -40,7 +41,7 @@ func NewOptions() *Options {
 // AddFlags registers the options on fs.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", o.Kubeconfig, "Path to a kubeconfig; empty uses the in-cluster configuration. Also used for delegated authentication and authorization unless --authentication-kubeconfig or --authorization-kubeconfig say otherwise.")
-	fs.StringVar(&o.BrokerConfig, "config", o.BrokerConfig, "Path to the broker configuration (the same file as `rabbitscale run` reads).")
+	fs.StringVar(&o.Config, "config", o.Config, "Path to the broker configuration (the same file as rabbitscale run reads).")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "Time between reads of every broker; HPA queries are answered from the last read.")
 	fs.DurationVar(&o.MaxAge, "max-age", o.MaxAge, "Refuse to serve a broker's figures older than this, so that the HPA holds instead of acting on stale depth.")
 	o.Server.AddFlags(fs)
@@ -49,7 +50,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 // Validate returns every problem with the options, each naming the flag.
 func (o *Options) Validate() []error {
 	var errs []error
-	if o.BrokerConfig == "" {
+	if o.Config == "" {
 		errs = append(errs, errors.New("--config: must name the broker configuration file"))
 	}
 	if o.Interval < 100*time.Millisecond {

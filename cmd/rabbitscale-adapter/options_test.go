@@ -19,7 +19,7 @@ func TestOptionsValidate(t *testing.T) {
 		want   []string // the errors in order, each matched by its beginning
 	}{
 		{name: "defaults are valid", modify: func(*Options) {}},
-		{name: "no broker configuration", modify: func(o *Options) { o.BrokerConfig = "" },
+		{name: "no broker configuration", modify: func(o *Options) { o.Config = "" },
 			want: []string{"--config: must name the broker configuration file"}},
 		{name: "interval too short", modify: func(o *Options) { o.Interval = 10 * time.Millisecond },
 			want: []string{"--interval: 10ms is shorter than 100ms"}},
@@ -27,7 +27,7 @@ func TestOptionsValidate(t *testing.T) {
 			want: []string{"--max-age: 8s is shorter than two intervals (10s)"}},
 		{name: "server options are checked too", modify: func(o *Options) { o.Server.SecureServing.BindPort = 70000 },
 			want: []string{"server options: --secure-port 70000 must be between 1 and 65535"}},
-		{name: "every problem at once", modify: func(o *Options) { o.BrokerConfig, o.Interval, o.MaxAge = "", 0, 0 },
+		{name: "every problem at once", modify: func(o *Options) { o.Config, o.Interval, o.MaxAge = "", 0, 0 },
 			want: []string{"--config: must name", "--interval: 0s is shorter than 100ms"}},
 	}
 	for _, tt := range tests {
@@ -64,7 +64,7 @@ func TestFlagsReachTheOptions(t *testing.T) {
 		Interval, MaxAge                                                 time.Duration
 		Port                                                             int
 	}
-	got := view{o.Kubeconfig, o.BrokerConfig, o.Server.SecureServing.BindAddress.String(),
+	got := view{o.Kubeconfig, o.Config, o.Server.SecureServing.BindAddress.String(),
 		o.Server.Authentication.RemoteKubeConfigFile, o.Server.Authorization.RemoteKubeConfigFile,
 		o.Interval, o.MaxAge, o.Server.SecureServing.BindPort}
 	want := view{"/tmp/kc", "/tmp/b.yaml", "127.0.100.10", "/tmp/kc", "/tmp/kc", 2 * time.Second, 30 * time.Second, 9443}

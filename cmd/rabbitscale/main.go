@@ -1,7 +1,7 @@
 // Command rabbitscale is the rabbitscale controller binary. It holds wiring
 // only: flags become an options struct, and the options start the packages
-// that do the work (see STYLE.md). Subcommands are added by the issues that
-// build them (`run`, `status`, `simulate`). The external metrics API adapter
+// that do the work (see STYLE.md). Its subcommands are run (the controller),
+// status, simulate and version. The external metrics API adapter
 // is its own binary, cmd/rabbitscale-adapter, so that this one does not link
 // the API server libraries.
 package main

@@ -47,18 +47,18 @@ func TestRunOptionsValidate(t *testing.T) {
 		{name: "defaults are valid", modify: func(*RunOptions) {}},
 		{name: "interval too short", modify: func(o *RunOptions) { o.Interval = 10 * time.Millisecond },
 			want: []string{"--interval: 10ms is shorter than 100ms"}},
-		{name: "qps and burst", modify: func(o *RunOptions) { o.QPS, o.Burst = 0, 0 },
+		{name: "qps and burst", modify: func(o *RunOptions) { o.KubeAPIQPS, o.KubeAPIBurst = 0, 0 },
 			want: []string{"--kube-api-qps: 0 must be positive", "--kube-api-burst: 0 must be at least 1"}},
 		{name: "bad label selector", modify: func(o *RunOptions) { o.LabelSelector = "app in (a" },
 			want: []string{`--label-selector: "app in (a"`}},
 		{name: "bad namespace", modify: func(o *RunOptions) { o.Namespace = "Team_A" },
 			want: []string{`--namespace: "Team_A"`}},
-		{name: "state sync shorter than a tick", modify: func(o *RunOptions) { o.StateSync = time.Second },
+		{name: "state sync shorter than a tick", modify: func(o *RunOptions) { o.StateSyncPeriod = time.Second },
 			want: []string{"--state-sync-period: 1s is shorter than --interval 5s"}},
-		{name: "leader election timings out of order", modify: func(o *RunOptions) { o.RenewDeadline = 20 * time.Second },
+		{name: "leader election timings out of order", modify: func(o *RunOptions) { o.LeaderElectionRenewDeadline = 20 * time.Second },
 			want: []string{"--leader-election-*: need 0 < retry-period (2s) < renew-deadline (20s) < lease-duration (15s)"}},
 		{name: "timings do not matter without leader election", modify: func(o *RunOptions) {
-			o.LeaderElect, o.RenewDeadline = false, 20*time.Second
+			o.LeaderElect, o.LeaderElectionRenewDeadline = false, 20*time.Second
 		}},
 	})
 }
@@ -72,7 +72,7 @@ func TestRunOptionsFlagsReachTheStruct(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := NewRunOptions()
-	want.Interval, want.DryRun, want.Namespace, want.BrokerConfig, want.LeaderElect = 2*time.Second, true, "workers", "/tmp/b.yaml", false
+	want.Interval, want.DryRun, want.Namespace, want.Config, want.LeaderElect = 2*time.Second, true, "workers", "/tmp/b.yaml", false
 	want.Profiling = true
 	if diff := cmp.Diff(want, o); diff != "" {
 		t.Errorf("options diff (-want +got):\n%s", diff)

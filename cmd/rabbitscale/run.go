@@ -64,76 +64,38 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 const exitGrace = 10 * time.Second
 
 func run(ctx context.Context, o *RunOptions) error {
-	logger := klog.FromContext(ctx)
 	// Everything (informers, events, ticks) runs on this context, so that
 	// losing the lease stops all of it, not only the ticks.
 	signalled := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cfg, err := restConfig(o.Kubeconfig)
-	if err != nil {
-		return fmt.Errorf("kubernetes client configuration: %w", err)
-	}
-	cfg.QPS, cfg.Burst = o.QPS, o.Burst
-	cfg.UserAgent = "rabbitscale/" + buildVersion()
-	kube, err := kubernetes.NewForConfig(cfg)
+	kube, podMetrics, err := newClients(o)
 	if err != nil {
 		return err
 	}
-	metricsClient, err := metricsclient.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("metrics.k8s.io client: %w", err)
-	}
-
-	brokers, err := queue.OpenFile(o.BrokerConfig, clock.RealClock{})
+	brokers, err := openBrokers(o.Config)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = brokers.Close() }()
-	readers := map[string]autoscaler.Snapshotter{}
-	for name, r := range brokers.Readers() {
-		readers[name] = r
+	id, err := identity(o)
+	if err != nil {
+		return err
 	}
-
-	id := o.LeaderElectedID
-	if id == "" {
-		if id, err = os.Hostname(); err != nil {
-			return err
-		}
-	}
-
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx),
-		record.WithCorrelatorOptions(record.CorrelatorOptions{SpamKeyFunc: autoscaler.EventSpamKey}))
-	broadcaster.StartStructuredLogging(4)
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rabbitscale", Host: id})
-
-	factory := informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
-		informers.WithNamespace(o.Namespace),
-		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = o.LabelSelector }))
-	// The label selector picks workloads; their pods need not carry it.
-	podFactory := factory
-	if o.LabelSelector != "" {
-		podFactory = informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute, informers.WithNamespace(o.Namespace))
-	}
-	var guard *autoscaler.LeaseGuard
-	var leader func() error
-	if o.LeaderElect {
-		guard = autoscaler.NewLeaseGuard(&resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaseNamespace, Name: o.LeaseName},
-			Client:     kube.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-		}, o.RenewDeadline, clock.RealClock{})
+	recorder, stopEvents := newRecorder(ctx, kube, id)
+	defer stopEvents()
+	factory, podFactory := newInformers(kube, o)
+	guard := newLeaseGuard(kube, o, id)
+	var leader func() error // always leading without leader election
+	if guard != nil {
 		leader = guard.Check
 	}
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
-		Leader: leader, FieldManager: "rabbitscale-" + id,
-		Observer: metrics.NewCollectors(reg),
-		Kube:     kube, Brokers: readers, Recorder: recorder, Interval: o.Interval,
-		DryRun: o.DryRun, StateSyncPeriod: o.StateSync,
-		PodMetrics: autoscaler.NewPodMetricsLister(metricsClient), PodInformers: podFactory,
+		Kube: kube, Brokers: brokers.readers, Recorder: recorder, Interval: o.Interval,
+		DryRun: o.DryRun, StateSyncPeriod: o.StateSyncPeriod,
+		PodMetrics: podMetrics, PodInformers: podFactory,
+		Observer: metrics.NewCollectors(reg), Leader: leader, FieldManager: "rabbitscale-" + id,
 	}, factory)
 	if err != nil {
 		return err
@@ -146,21 +108,125 @@ func run(ctx context.Context, o *RunOptions) error {
 		f.Start(ctx.Done())
 		defer func() { cancel(); f.Shutdown() }()
 	}
-
 	var ready atomic.Bool
-	srv := httpServer(o.HealthAddr, &ready, metrics.Handler(reg), o.Profiling)
+	stopServing := serve(ctx, o, &ready, metrics.Handler(reg))
+	defer stopServing()
+	// Ready once the caches are warm, leader or not: a standby is ready to
+	// take over.
+	if err := waitForCaches(ctx, factories); err != nil {
+		return err
+	}
+	ready.Store(true)
+
+	if guard == nil {
+		return ctrl.Run(ctx)
+	}
+	return runLeaderElected(ctx, signalled, cancel, o, id, guard, ctrl)
+}
+
+// newClients builds the Kubernetes and metrics.k8s.io clients with the
+// options' limits.
+func newClients(o *RunOptions) (kubernetes.Interface, autoscaler.PodMetricsLister, error) {
+	cfg, err := restConfig(o.Kubeconfig)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
+	cfg.UserAgent = "rabbitscale/" + buildVersion()
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	mc, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("metrics.k8s.io client: %w", err)
+	}
+	return kube, autoscaler.NewPodMetricsLister(mc), nil
+}
+
+// brokerSet is the configured brokers, with their readers as the
+// controller takes them.
+type brokerSet struct {
+	*queue.Brokers
+	readers map[string]autoscaler.Snapshotter
+}
+
+// openBrokers opens the broker configuration file.
+func openBrokers(path string) (brokerSet, error) {
+	b, err := queue.OpenFile(path, clock.RealClock{})
+	if err != nil {
+		return brokerSet{}, err
+	}
+	readers := map[string]autoscaler.Snapshotter{}
+	for name, r := range b.Readers() {
+		readers[name] = r
+	}
+	return brokerSet{Brokers: b, readers: readers}, nil
+}
+
+// identity is this replica's name in the Lease and in the events'
+// source: --leader-election-identity, or the hostname (the pod's name).
+func identity(o *RunOptions) (string, error) {
+	if o.LeaderElectionIdentity != "" {
+		return o.LeaderElectionIdentity, nil
+	}
+	return os.Hostname()
+}
+
+// newRecorder records events through a broadcaster whose spam filter
+// gives every distinct problem its own budget (autoscaler.EventSpamKey).
+func newRecorder(ctx context.Context, kube kubernetes.Interface, id string) (record.EventRecorder, func()) {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx),
+		record.WithCorrelatorOptions(record.CorrelatorOptions{SpamKeyFunc: autoscaler.EventSpamKey}))
+	broadcaster.StartStructuredLogging(4)
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	return broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rabbitscale", Host: id}), broadcaster.Shutdown
+}
+
+// newInformers returns the workload informer factory, limited by
+// --namespace and --label-selector, and the pod informer factory: the same
+// one, unless the label selector would hide pods that do not carry it.
+func newInformers(kube kubernetes.Interface, o *RunOptions) (factory, pods informers.SharedInformerFactory) {
+	factory = informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
+		informers.WithNamespace(o.Namespace),
+		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = o.LabelSelector }))
+	if o.LabelSelector == "" {
+		return factory, factory
+	}
+	return factory, informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute, informers.WithNamespace(o.Namespace))
+}
+
+// newLeaseGuard returns the guard of the leader election Lease, or nil
+// without --leader-elect.
+func newLeaseGuard(kube kubernetes.Interface, o *RunOptions, id string) *autoscaler.LeaseGuard {
+	if !o.LeaderElect {
+		return nil
+	}
+	return autoscaler.NewLeaseGuard(&resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: o.LeaderElectionNamespace, Name: o.LeaderElectionID},
+		Client:     kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}, o.LeaderElectionRenewDeadline, clock.RealClock{})
+}
+
+// serve starts the health server (/metrics, /healthz, /readyz, and the
+// profiles with --profiling) and returns its bounded shutdown.
+func serve(ctx context.Context, o *RunOptions, ready *atomic.Bool, metricsHandler http.Handler) func() {
+	srv := httpServer(o.HealthAddr, ready, metricsHandler, o.Profiling)
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error(err, "Health server stopped")
+			klog.FromContext(ctx).Error(err, "Health server stopped")
 		}
 	}()
-	defer func() {
+	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
-	}()
-	// Ready once the caches are warm, leader or not: a standby is ready to
-	// take over.
+	}
+}
+
+// waitForCaches waits for every factory's informers to sync.
+func waitForCaches(ctx context.Context, factories []informers.SharedInformerFactory) error {
 	for _, f := range factories {
 		for _, ok := range f.WaitForCacheSync(ctx.Done()) {
 			if !ok {
@@ -168,12 +234,7 @@ func run(ctx context.Context, o *RunOptions) error {
 			}
 		}
 	}
-	ready.Store(true)
-
-	if !o.LeaderElect {
-		return ctrl.Run(ctx)
-	}
-	return runLeaderElected(ctx, signalled, cancel, o, id, guard, ctrl)
+	return nil
 }
 
 // runLeaderElected runs the controller while this process holds the lease.
@@ -186,11 +247,11 @@ func runLeaderElected(ctx, signalled context.Context, cancel context.CancelFunc,
 	logger := klog.FromContext(ctx)
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            guard,
-		LeaseDuration:   o.LeaseDuration,
-		RenewDeadline:   o.RenewDeadline,
-		RetryPeriod:     o.RetryPeriod,
+		LeaseDuration:   o.LeaderElectionLeaseDuration,
+		RenewDeadline:   o.LeaderElectionRenewDeadline,
+		RetryPeriod:     o.LeaderElectionRetryPeriod,
 		ReleaseOnCancel: true,
-		Name:            o.LeaseName,
+		Name:            o.LeaderElectionID,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
 				logger.Info("Started leading", "identity", id)
