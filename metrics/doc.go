@@ -43,32 +43,32 @@
 //
 // # Where the controller calls them (autoscaler)
 //
-// The autoscaler.Controller holds one *Controller (nil is allowed and
+// The autoscaler.Controller holds one *Collectors (nil is allowed and
 // ignores every call), created in cmd/rabbitscale run with
 // NewCollectors(reg) on reg := NewRegistry(), and Handler(reg) is mounted
 // on /metrics next to /healthz. The calls, by place:
 //
-//   - Controller.snapshots, around each r.Snapshot(ctx, *scope):
+//   - readBrokers (gather), around each r.Snapshot(ctx, scope):
 //     ObserveBrokerRequest(name, clock.Since(start), err); on err also
 //     ObserveError(ErrorKindBroker). An unknown broker name is
 //     ObserveError(ErrorKindQueue), not a request.
-//   - Controller.Tick, on a ParseSpec error: ObserveError(ErrorKindSpec);
-//     a listWorkloads error: ObserveError(ErrorKindOther).
-//   - Controller.readCPU, on a listSamples error: ObserveError(ErrorKindCPU).
-//   - Controller.sync, right after policy.Decide (and after the global
-//     dry-run rewrite, passing the spec with DryRun set when --dry-run is
-//     on): ObserveWorkload(kind, namespace, name, spec.Broker,
-//     spec.Queue.String(), obs, d, spec); an observation whose queue lookup
-//     failed in a good snapshot adds ObserveError(ErrorKindQueue).
-//   - Controller.sync, around c.scale: ObserveApply(clock.Since(start));
-//     on success ObserveScale(kind, namespace, name,
-//     Direction(d.Current, d.Desired), d.DrivenBy); on a failure other than
-//     ErrReplicasChanged ObserveError(ErrorKindApply).
-//   - Controller.sync, when c.persist fails: ObserveError(ErrorKindState).
-//   - Controller.forgetSeries (every tick, after parsing), for every
-//     workload no longer listed or no longer parsed:
-//     ForgetWorkload(kind, namespace, name).
-//   - the end of Controller.Tick: ObserveTick(res.Duration, clock.Now()).
+//   - Tick: a listWorkloads error is ObserveError(ErrorKindOther); a
+//     ParseSpec error goes to reportSkipped: ObserveError(ErrorKindSpec).
+//   - readCPU, on a listSamples error: ObserveError(ErrorKindCPU).
+//   - report, once per synced workload, from its outcome:
+//     ObserveWorkload(kind, namespace, name, spec.Broker,
+//     spec.Queue.String(), obs, d, spec) with the spec as decided (DryRun
+//     set under --dry-run); ObserveError(ErrorKindQueue) for a queue lookup
+//     that failed in a good snapshot; ObserveApply(took) when a scale was
+//     sent; ObserveScale(kind, namespace, name, Direction(d.Current,
+//     d.Desired), d.DrivenBy) when it changed the replicas;
+//     ObserveError(ErrorKindApply) when it failed other than by
+//     ErrReplicasChanged; ObserveError(ErrorKindState) when writing the
+//     annotations failed.
+//   - forgetSeries (every tick, after parsing), for every workload no
+//     longer listed or no longer parsed: ForgetWorkload(kind, namespace,
+//     name).
+//   - the end of Tick: ObserveTick(res.Duration, clock.Now()).
 //
 // # Deployment files (tests in deploy_test.go)
 //
