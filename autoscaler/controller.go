@@ -54,6 +54,13 @@ type Config struct {
 	// change of replicas, of the decision's Summary or of the state's
 	// Durable part writes them at once.
 	StateSyncPeriod time.Duration
+	// AnnotationWritesPerTick bounds the annotation writes per tick that
+	// no change of replicas caused (first decisions, news, refreshes), so
+	// that a fleet whose decisions all change at once (a first start, a
+	// broker outage and its end) spends the API client's rate on scaling,
+	// not on writing them. The rest wait for later ticks. 0 means no bound;
+	// `rabbitscale run` passes AnnotationWriteBudget.
+	AnnotationWritesPerTick int
 	// PodMetrics reads metrics.k8s.io for the workloads that enable the
 	// CPU signal. Nil makes CPU unavailable: such workloads get a warning
 	// and their CPU signal holds.
@@ -80,6 +87,13 @@ type Config struct {
 	// leader-election identity, so that `kubectl get -o yaml
 	// --show-managed-fields` tells which replica wrote.
 	FieldManager string
+}
+
+// AnnotationWriteBudget is the Config.AnnotationWritesPerTick that leaves
+// three quarters of an API client's rate (qps requests per second) over
+// one tick interval to scaling: a quarter of it, and at least one.
+func AnnotationWriteBudget(qps float32, interval time.Duration) int {
+	return max(1, int(float64(qps)*interval.Seconds()/4))
 }
 
 // ErrNotLeader says that the process may not write: it lost its lease, or
@@ -109,6 +123,7 @@ type Controller struct {
 	interval time.Duration
 	dryRun   bool
 	syncEach time.Duration
+	writes   int // AnnotationWritesPerTick
 
 	podMetrics     PodMetricsLister
 	observe        Observer
@@ -175,7 +190,7 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 	}
 	return &Controller{
 		kube: cfg.Kube, brokers: cfg.Brokers, recorder: cfg.Recorder, clock: cfg.Clock,
-		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod,
+		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick,
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(), pods: p.Lister(),
 		synced: []cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced, p.Informer().HasSynced},
@@ -221,6 +236,9 @@ type TickResult struct {
 	// NotLeader says that the tick stopped because Config.Leader said the
 	// process may no longer write.
 	NotLeader bool
+	// Deferred counts the annotation writes left to a later tick by
+	// Config.AnnotationWritesPerTick.
+	Deferred int
 }
 
 // leading asks Config.Leader whether a write may go out now.
@@ -291,6 +309,7 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 	cpu := <-cpuc
 
 	// Decide and apply, a broker's workloads as soon as it has answered.
+	budget := newWriteBudget(c.writes)
 	for br := range reads {
 		c.logBroker(ctx, br)
 		now := c.clock.Now()
@@ -298,7 +317,7 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 			if res.NotLeader {
 				break
 			}
-			d, changed, err := c.syncWorkload(ctx, p, inputs{broker: br.brokerRead, cpu: cpu[p.key()], now: now})
+			d, changed, err := c.syncWorkload(ctx, p, inputs{broker: br.brokerRead, cpu: cpu[p.key()], now: now, writes: budget})
 			switch {
 			case errors.Is(err, ErrNotLeader):
 				logger.Info("Not the leader any more: stopping before the next write", "err", err)
@@ -313,6 +332,10 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 				res.Changed++
 			}
 		}
+	}
+	res.Deferred = budget.deferredCount()
+	if res.Deferred > 0 {
+		logger.V(2).Info("Annotation writes deferred to the next tick", "deferred", res.Deferred, "budget", c.writes)
 	}
 	res.Duration = c.clock.Since(start)
 	c.observe.ObserveTick(res.Duration, c.clock.Now())

@@ -54,7 +54,13 @@
 // annotations are patched only when the decision's Summary or the state's
 // Durable part changes (at most every 30 s, minRewrite), or once per
 // StateSyncPeriod at a phase derived from the workload's UID, so that a
-// large fleet's refreshes do not land in one tick: writeDue is that rule. Because stored state may lag, remember resumes it with
+// large fleet's refreshes do not land in one tick: writeDue is that rule.
+// Writes that no scale caused are also bounded per tick
+// (Config.AnnotationWritesPerTick; `rabbitscale run` gives them a quarter
+// of the client's rate over a tick): when every decision is news at once
+// (a first start over a fleet, a broker outage beginning or ending), the
+// rest wait for later ticks, and a scale-up never waits behind 1,000
+// annotation patches at 50 QPS. Because stored state may lag, remember resumes it with
 // State.Resumed: no scale-down for one window after a restart.
 //
 // # CPU

@@ -22,6 +22,37 @@ type inputs struct {
 	broker brokerRead
 	cpu    cpuRead
 	now    time.Time
+	// writes is the tick's budget of annotation writes that no change of
+	// replicas caused; nil is unlimited.
+	writes *writeBudget
+}
+
+// writeBudget counts a tick's annotation writes that no change of replicas
+// caused (Config.AnnotationWritesPerTick).
+type writeBudget struct {
+	left     int
+	deferred int
+}
+
+// newWriteBudget returns a budget of n writes; nil (no bound) when n <= 0.
+func newWriteBudget(n int) *writeBudget {
+	if n <= 0 {
+		return nil
+	}
+	return &writeBudget{left: n}
+}
+
+// take spends one write, or records one deferred and reports false.
+func (b *writeBudget) take() bool {
+	switch {
+	case b == nil:
+		return true
+	case b.left > 0:
+		b.left--
+		return true
+	}
+	b.deferred++
+	return false
 }
 
 // problem is a reason the queue signal is unavailable, for the report.
@@ -173,6 +204,9 @@ func (c *Controller) decideAndApply(ctx context.Context, p *parsedWorkload, in i
 		}
 		return out, nil
 	}
+	if !out.scaled && !in.writes.take() {
+		return out, nil // still due: a later tick writes it
+	}
 	if err := c.leading(); err != nil {
 		return out, err
 	}
@@ -219,4 +253,12 @@ func observation(p *parsedWorkload, in inputs) (policy.Observation, *problem, er
 		}
 	}
 	return obs, qp, cpuErr
+}
+
+// deferredCount is how many writes the budget deferred (0 for none).
+func (b *writeBudget) deferredCount() int {
+	if b == nil {
+		return 0
+	}
+	return b.deferred
 }

@@ -2,12 +2,15 @@ package autoscaler
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rabbitscale/rabbitscale/policy"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -145,6 +148,58 @@ func TestWriteDue(t *testing.T) {
 	for _, tt := range tests {
 		if got := writeDue(tt.a); got != tt.want {
 			t.Errorf("%s: writeDue = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A fleet whose decisions are all news at once (here a first start: no
+// decision written yet) gets its annotations written a budget per tick,
+// while a workload that scales is written at once whatever the budget.
+func TestAnnotationWritesPerTickSpareScaling(t *testing.T) {
+	var objs []runtime.Object
+	for i := range 5 {
+		objs = append(objs, deployment(fmt.Sprintf("idle-%d", i), 1, ann("idle", "target-depth-per-pod", "100")))
+	}
+	objs = append(objs, deployment("busy", 1, ann("jobs", "target-depth-per-pod", "100")))
+	f := newFixtureWith(t, func(c *Config) { c.AnnotationWritesPerTick = 2 }, objs...)
+	f.broker.depth["idle"] = 50
+	f.broker.depth["jobs"] = 500
+
+	written := func() (n int) {
+		for i := range 5 {
+			if f.annotation(fmt.Sprintf("idle-%d", i), policy.DecisionAnnotation) != "" {
+				n++
+			}
+		}
+		return n
+	}
+	res := f.ctrl.Tick(context.Background())
+	if got := f.replicas("busy"); got != 5 {
+		t.Errorf("busy has %d replicas after the first tick, want 5: scaling must not wait for the budget", got)
+	}
+	if f.annotation("busy", policy.DecisionAnnotation) == "" {
+		t.Error("busy's decision is not written with its scale-up")
+	}
+	if got := written(); got != 2 || res.Deferred != 3 {
+		t.Errorf("first tick wrote %d idle decisions and deferred %d, want 2 and 3", got, res.Deferred)
+	}
+	for tick, want := range []int{4, 5, 5} {
+		f.clock.Step(5 * time.Second)
+		res := f.ctrl.Tick(context.Background())
+		if got := written(); got != want {
+			t.Errorf("after tick %d: %d idle decisions written, want %d (deferred %d)", tick+2, got, want, res.Deferred)
+		}
+	}
+}
+
+func TestAnnotationWriteBudget(t *testing.T) {
+	for _, tt := range []struct {
+		qps      float32
+		interval time.Duration
+		want     int
+	}{{50, 5 * time.Second, 62}, {50, time.Second, 12}, {1, 100 * time.Millisecond, 1}} {
+		if got := AnnotationWriteBudget(tt.qps, tt.interval); got != tt.want {
+			t.Errorf("AnnotationWriteBudget(%v, %s) = %d, want %d", tt.qps, tt.interval, got, tt.want)
 		}
 	}
 }

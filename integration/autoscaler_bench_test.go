@@ -31,7 +31,10 @@ const benchWorkloads = 1000
 //   - tick-ms: one steady tick (one broker snapshot of every queue, 1,000
 //     decisions, nothing to apply);
 //   - first-tick-ms: the first tick, which also scales the 100 workloads
-//     with a backlog (100 scale updates and 100 status patches);
+//     with a backlog (100 scale updates and 100 status patches) and writes
+//     the first decision of as many others as `rabbitscale run`'s budget
+//     allows (autoscaler.AnnotationWriteBudget: 12 at 50 QPS and a 1 s
+//     tick);
 //   - rss-MiB: peak RSS of a `rabbitscale run` process watching the same
 //     1,000 Deployments after 10 ticks;
 //   - reaction-s: from a confirmed publish burst to the updated
@@ -73,7 +76,8 @@ func BenchmarkController(b *testing.B) {
 	ctrlKube := kubernetes.NewForConfigOrDie(ctrlCfg)
 	factory := informers.NewSharedInformerFactoryWithOptions(ctrlKube, 0, informers.WithNamespace(ns.Name))
 	ctrl, err := autoscaler.New(autoscaler.Config{Kube: ctrlKube, Brokers: map[string]autoscaler.Snapshotter{"default": r},
-		Recorder: &record.FakeRecorder{}, Interval: time.Second}, factory)
+		Recorder: &record.FakeRecorder{}, Interval: time.Second,
+		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(float32(ctrlCfg.QPS), time.Second)}, factory)
 	if err != nil {
 		b.Fatal(err)
 	}

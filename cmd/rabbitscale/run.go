@@ -94,7 +94,8 @@ func run(ctx context.Context, o *RunOptions) error {
 	ctrl, err := autoscaler.New(autoscaler.Config{
 		Kube: kube, Brokers: brokers.readers, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSyncPeriod,
-		PodMetrics: podMetrics, PodInformers: podFactory,
+		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(o.KubeAPIQPS, o.Interval),
+		PodMetrics:              podMetrics, PodInformers: podFactory,
 		Observer: metrics.NewCollectors(reg), Leader: leader, FieldManager: "rabbitscale-" + id,
 	}, factory)
 	if err != nil {
