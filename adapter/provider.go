@@ -81,6 +81,7 @@ type Provider struct {
 	maxAge  time.Duration
 	clock   clock.PassiveClock
 	observe BrokerObserver
+	allowed func(broker, namespace, vhost string) error
 }
 
 var _ provider.ExternalMetricsProvider = (*Provider)(nil)
@@ -97,6 +98,14 @@ func NewProvider(readers map[string]SnapshotReader, maxAge time.Duration, clk cl
 		obs = noObserver{}
 	}
 	return &Provider{readers: readers, maxAge: maxAge, clock: clk, observe: obs}
+}
+
+// RestrictTo makes the provider ask allowed (*queue.Brokers.Allowed: the
+// brokers' allow lists) whether the namespace of the HPA that asks may
+// read the vhost on the broker, and answer Forbidden when it may not: the
+// same rule the controller applies to workloads.
+func (p *Provider) RestrictTo(allowed func(broker, namespace, vhost string) error) {
+	p.allowed = allowed
 }
 
 // Refresh reads every broker once, concurrently, listing all its queues.
@@ -158,10 +167,11 @@ func (p *Provider) ListAllExternalMetrics() []provider.ExternalMetricInfo {
 	return out
 }
 
-// GetExternalMetric answers one query. The namespace is not used: queues
-// are not namespaced, and RBAC on external.metrics.k8s.io decides who may
-// read them.
-func (p *Provider) GetExternalMetric(ctx context.Context, _ string, metricSelector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
+// GetExternalMetric answers one query from the HPA of namespace. Queues are
+// not namespaced: RBAC on external.metrics.k8s.io decides who may ask at
+// all, and the brokers' allow lists (RestrictTo) which namespaces may read
+// which broker and vhost.
+func (p *Provider) GetExternalMetric(ctx context.Context, namespace string, metricSelector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
 	gr := schema.GroupResource{Group: external_metrics.GroupName, Resource: info.Metric}
 	if !slices.Contains(metricNames, info.Metric) {
 		return nil, apierrors.NewNotFound(gr, info.Metric)
@@ -173,6 +183,11 @@ func (p *Provider) GetExternalMetric(ctx context.Context, _ string, metricSelect
 	brokerName, err := p.broker(sel.broker)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", info.Metric, err))
+	}
+	if p.allowed != nil {
+		if err := p.allowed(brokerName, namespace, sel.vhost); err != nil {
+			return nil, apierrors.NewForbidden(gr, strings.Join(sel.queues, ","), err)
+		}
 	}
 	snap := p.readers[brokerName].Latest()
 	if snap == nil {

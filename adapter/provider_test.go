@@ -230,3 +230,28 @@ func mustSelector(t *testing.T, s string) labels.Selector {
 	}
 	return sel
 }
+
+// The brokers' allow lists apply to the namespace of the HPA that asks:
+// an HPA elsewhere gets Forbidden, and nothing of the queue.
+func TestProviderAppliesTheBrokersAllowList(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	p := NewProvider(map[string]SnapshotReader{"main": &fakeReader{next: brokerSnapshot("main", t0)}}, time.Minute, clk, nil)
+	p.RestrictTo(queue.Access{Namespaces: []string{"shop"}, Vhosts: []string{"/"}}.Check)
+	if err := p.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	info := provider.ExternalMetricInfo{Metric: MetricMessages}
+	got, err := p.GetExternalMetric(context.Background(), "shop", mustSelector(t, "queue=orders"), info)
+	if err != nil || got.Items[0].Value.String() != "150" {
+		t.Fatalf("shop's HPA: %v, %v; want 150 messages", got, err)
+	}
+	for _, tc := range []struct{ namespace, selector, want string }{
+		{"mail", "queue=orders", `namespace "mail": not allowed`},
+		{"shop", "queue=orders,vhost=billing", `vhost "billing": not allowed`},
+	} {
+		got, err := p.GetExternalMetric(context.Background(), tc.namespace, mustSelector(t, tc.selector), info)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.want) || got != nil {
+			t.Errorf("%s asking %s: %v, %v; want Forbidden saying %q and no value", tc.namespace, tc.selector, got, err, tc.want)
+		}
+	}
+}

@@ -41,8 +41,13 @@ const minRewrite = 30 * time.Second
 // Config is what New needs. Brokers maps the names workloads use in
 // rabbitscale.io/broker to their readers.
 type Config struct {
-	Kube     kubernetes.Interface
-	Brokers  map[string]Snapshotter
+	Kube    kubernetes.Interface
+	Brokers map[string]Snapshotter
+	// Allowed, when set, says whether a workload in namespace may read
+	// vhost on a broker (*queue.Brokers.Allowed: the brokers' allow
+	// lists). A workload it refuses is not read at all: it holds, with a
+	// BrokerNotAllowed warning. Nil allows everything.
+	Allowed  func(broker, namespace, vhost string) error
 	Recorder record.EventRecorder
 	Clock    clock.WithTicker
 	// Interval is the time between ticks.
@@ -118,6 +123,7 @@ type Observer interface {
 type Controller struct {
 	kube     kubernetes.Interface
 	brokers  map[string]Snapshotter
+	allowed  func(broker, namespace, vhost string) error
 	recorder record.EventRecorder
 	clock    clock.WithTicker
 	interval time.Duration
@@ -189,7 +195,7 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 		return nil, fmt.Errorf("setting the pod informer transform: %w", err)
 	}
 	return &Controller{
-		kube: cfg.Kube, brokers: cfg.Brokers, recorder: cfg.Recorder, clock: cfg.Clock,
+		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, recorder: cfg.Recorder, clock: cfg.Clock,
 		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick,
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(), pods: p.Lister(),

@@ -37,10 +37,12 @@ type fakeBroker struct {
 	depth map[string]int64
 	err   error
 	reads int
+	scope queue.Scope // of the last read
 }
 
 func (f *fakeBroker) Snapshot(_ context.Context, scope queue.Scope) (*queue.Snapshot, error) {
 	f.reads++
+	f.scope = scope
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -23,6 +23,10 @@ const (
 	// ReasonConflictingAutoscaler (Warning): an HPA (or a KEDA
 	// ScaledObject's HPA) targets the workload, so rabbitscale does not.
 	ReasonConflictingAutoscaler = "ConflictingAutoscaler"
+	// ReasonBrokerNotAllowed (Warning): the broker's allow list does not
+	// let the workload's namespace, or its vhost, use the broker; the
+	// workload is not read and holds.
+	ReasonBrokerNotAllowed = "BrokerNotAllowed"
 	// ReasonScaleFailed (Warning): the scale subresource update failed.
 	ReasonScaleFailed = "ScaleFailed"
 	// ReasonCPUMetricsUnavailable (Warning): the workload asks for the CPU

@@ -43,6 +43,11 @@ func (c *Controller) parse(w *workload) (parsedWorkload, *skip) {
 		// would do and keeps the state of a workload left alone.
 		spec.DryRun = true
 	}
+	if c.allowed != nil {
+		if err := c.allowed(spec.Broker, w.Namespace, spec.Queue.Vhost); err != nil {
+			return parsedWorkload{}, &skip{reason: ReasonBrokerNotAllowed, message: oneLine(err) + "; rabbitscale leaves it alone"}
+		}
+	}
 	if hpa := c.conflictingHPA(w); hpa != "" {
 		return parsedWorkload{}, &skip{reason: ReasonConflictingAutoscaler,
 			message: fmt.Sprintf("HorizontalPodAutoscaler %s targets this %s; rabbitscale leaves it alone", hpa, w.Kind)}

@@ -88,6 +88,10 @@ type BrokerConfig struct {
 	// RateWindow and MinRateSpan tune the rate computation (see Reader).
 	RateWindow  Duration `json:"rateWindow,omitempty"`
 	MinRateSpan Duration `json:"minRateSpan,omitempty"`
+
+	// Allow limits which namespaces and vhosts may use the broker; empty
+	// allows all.
+	Allow Access `json:"allow,omitempty"`
 }
 
 // Credentials say where the username and password come from. The password
@@ -305,6 +309,7 @@ func (b *BrokerConfig) validate(p string) []error {
 	if b.MinRateSpan.Duration <= 0 || b.MinRateSpan.Duration > b.RateWindow.Duration {
 		add("minRateSpan", b.MinRateSpan.String(), "must be positive and at most rateWindow")
 	}
+	b.Allow.validate(add)
 	return errs
 }
 

@@ -144,6 +144,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown field", "brokers:\n- name: a\n  managementEndpoint: http://x", `unknown field "managementEndpoint"`},
 		{"duration without unit", "brokers:\n- name: a\n  managementURL: http://x\n  timeout: 5", `5 is not a duration string`},
 		{"duplicate names", "brokers:\n- {name: a, prometheusURLs: [http://x]}\n- {name: a, prometheusURLs: [http://y]}", `brokers[1].name: "a" is already the name of brokers[0]`},
+		{"allowed namespace not a name", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaces: [shop, Team_B]}}", `brokers[0].allow.namespaces[1]: "Team_B" is not a namespace name`},
+		{"allowed namespace twice", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaces: [shop, shop]}}", `brokers[0].allow.namespaces[1]: "shop" is listed twice`},
+		{"allowed vhost empty", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {vhosts: [\"\"]}}", `brokers[0].allow.vhosts[0]: "" is empty`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

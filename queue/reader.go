@@ -71,6 +71,7 @@ func (r *Reader) Close() error { return r.src.Close() }
 // Brokers holds one Reader per configured broker.
 type Brokers struct {
 	readers map[string]*Reader
+	access  map[string]Access
 }
 
 // Open builds a Reader for every broker of cfg, whose unset fields take
@@ -84,7 +85,7 @@ func Open(cfg *Config, clk clock.PassiveClock) (*Brokers, error) {
 	if errs := c.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	b := &Brokers{readers: map[string]*Reader{}}
+	b := &Brokers{readers: map[string]*Reader{}, access: map[string]Access{}}
 	for _, bc := range c.Brokers {
 		if _, _, err := bc.Credentials.resolver()(); err != nil {
 			_ = b.Close()
@@ -95,6 +96,7 @@ func Open(cfg *Config, clk clock.PassiveClock) (*Brokers, error) {
 			_ = b.Close()
 			return nil, err
 		}
+		b.access[bc.Name] = bc.Allow
 		b.readers[bc.Name] = NewReader(src, ReaderOptions{RateWindow: bc.RateWindow.Duration, MinRateSpan: bc.MinRateSpan.Duration})
 	}
 	return b, nil

@@ -88,6 +88,7 @@ func run(ctx context.Context, o *Options) error {
 	// The broker series join the API server's own /metrics.
 	m := metrics.NewCollectors(legacyregistry.Registerer())
 	p := adapter.NewProvider(readers, o.MaxAge, clock.RealClock{}, m)
+	p.RestrictTo(brokers.Allowed)
 	return adapter.Serve(ctx, p, o.Interval, o.Server, o.Kubeconfig)
 }
 

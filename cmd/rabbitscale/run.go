@@ -92,7 +92,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	}
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
-		Kube: kube, Brokers: brokers.readers, Recorder: recorder, Interval: o.Interval,
+		Kube: kube, Brokers: brokers.readers, Allowed: brokers.Allowed, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSyncPeriod,
 		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(o.KubeAPIQPS, o.Interval),
 		PodMetrics:              podMetrics, PodInformers: podFactory,

@@ -1,0 +1,61 @@
+package autoscaler
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rabbitscale/rabbitscale/queue"
+)
+
+// A workload in a namespace that its broker's allow list leaves out is not
+// read at all (its queue is not even in the broker's scope), holds, and
+// says why; a workload in an allowed namespace scales as usual.
+func TestWorkloadOutsideTheBrokersAllowListIsNotRead(t *testing.T) {
+	access := queue.Access{Namespaces: []string{"shop"}}
+	f := newFixtureWith(t, func(c *Config) { c.Allowed = access.Check },
+		cpuDeployment("shop", "orders", 1, ann("orders", "target-depth-per-pod", "100")),
+		cpuDeployment("mail", "snoop", 1, ann("payments", "target-depth-per-pod", "100")))
+	f.broker.depth["orders"] = 300
+	f.broker.depth["payments"] = 900
+
+	f.ctrl.Tick(context.Background())
+
+	replicas := func(ns, name string) int32 {
+		d, err := f.kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *d.Spec.Replicas
+	}
+	if got := replicas("shop", "orders"); got != 3 {
+		t.Errorf("shop/orders has %d replicas, want 3", got)
+	}
+	if got := replicas("mail", "snoop"); got != 1 {
+		t.Errorf("mail/snoop has %d replicas, want 1: it may not read the broker", got)
+	}
+	want := queue.Scope{Queues: []queue.QueueKey{{Vhost: "/", Name: "orders"}}}
+	if diff := cmp.Diff(want, f.broker.scope); diff != "" {
+		t.Errorf("broker read scope diff (-want +got):\n%s", diff)
+	}
+	var warned []string
+	for _, e := range f.events() {
+		if strings.HasPrefix(e, "Warning") {
+			warned = append(warned, e)
+		}
+	}
+	wantEvents := []string{`Warning BrokerNotAllowed broker "default": namespace "mail": not allowed by the broker configuration (allow.namespaces: ["shop"]); rabbitscale leaves it alone`}
+	if diff := cmp.Diff(wantEvents, warned); diff != "" {
+		t.Errorf("warnings diff (-want +got):\n%s", diff)
+	}
+	d, err := f.kube.AppsV1().Deployments("mail").Get(context.Background(), "snoop", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Annotations) != 2 {
+		t.Errorf("mail/snoop's annotations were written (%v): nothing of the broker may reach it", d.Annotations)
+	}
+}
