@@ -39,6 +39,7 @@ import (
 
 	"github.com/rabbitscale/rabbitscale/adapter"
 	"github.com/rabbitscale/rabbitscale/integration/harness"
+	"github.com/rabbitscale/rabbitscale/queue"
 )
 
 // adapterIP is the ClusterIP of the adapter's Service. It is on loopback
@@ -65,7 +66,9 @@ func TestAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	port := serveAdapter(ctx, t, kubeconfig)
+	// The broker allows only ns: another team's namespace gets nothing.
+	other := createNamespace(ctx, t, kc)
+	port := serveAdapter(ctx, t, kubeconfig, queue.Access{Namespaces: []string{ns}}.Check)
 	registerAdapter(ctx, t, kc, ns, port)
 
 	t.Run("external metric is the queue depth", func(t *testing.T) {
@@ -99,6 +102,12 @@ func TestAdapter(t *testing.T) {
 		_, err = em.NamespacedMetrics(ns).List(adapter.MetricMessages, labels.SelectorFromSet(labels.Set{adapter.LabelQueue: "no-such-queue"}))
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("unknown queue: error %v, want NotFound so that the HPA reports FailedGetExternalMetric", err)
+		}
+		// The same query from a namespace the broker's allow list leaves
+		// out: Forbidden, through the API server, and no figure.
+		denied, err := em.NamespacedMetrics(other).List(adapter.MetricMessages, sel)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "not allowed by the broker configuration") {
+			t.Errorf("namespace %s outside the allow list: %v, %v; want Forbidden naming the broker configuration", other, denied, err)
 		}
 	})
 
@@ -187,7 +196,7 @@ func TestAdapter(t *testing.T) {
 // serveAdapter serves rabbitscale's external metrics provider over the
 // harness broker on adapterIP at a free port, as rabbitscale-adapter does
 // (adapter.Serve), and returns the port.
-func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string) int {
+func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string, allowed func(broker, namespace, vhost string) error) int {
 	t.Helper()
 	brokers := openBrokers(t)
 	readers := map[string]adapter.SnapshotReader{}
@@ -195,6 +204,7 @@ func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string) int {
 		readers[name] = r
 	}
 	p := adapter.NewProvider(readers, time.Minute, nil, nil)
+	p.RestrictTo(allowed)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(adapterIP, "0"))
 	if err != nil {
