@@ -59,3 +59,39 @@ func TestWorkloadOutsideTheBrokersAllowListIsNotRead(t *testing.T) {
 		t.Errorf("mail/snoop's annotations were written (%v): nothing of the broker may reach it", d.Annotations)
 	}
 }
+
+// Watching a list of namespaces, one informer factory each (the namespaced
+// install, whose Roles cover only those namespaces), the controller scales
+// the workloads of every listed namespace and never reads another's.
+func TestNamespacedInformersScaleOnlyTheirNamespaces(t *testing.T) {
+	f := newScopedFixture(t, func(*Config) {}, []string{"shop", "mail"},
+		cpuDeployment("shop", "orders", 1, ann("orders", "target-depth-per-pod", "100")),
+		cpuDeployment("mail", "sender", 1, ann("mail", "target-depth-per-pod", "100")),
+		cpuDeployment("other", "worker", 1, ann("jobs", "target-depth-per-pod", "100")))
+	f.broker.depth["orders"], f.broker.depth["mail"], f.broker.depth["jobs"] = 300, 200, 900
+
+	res := f.ctrl.Tick(context.Background())
+	if res.Workloads != 2 || res.Changed != 2 {
+		t.Errorf("tick saw %d workloads and changed %d, want 2 and 2", res.Workloads, res.Changed)
+	}
+	if _, err := f.ctrl.sync(context.Background(), "Deployment/other/worker"); err != nil {
+		t.Errorf("sync of a workload in a namespace not watched: %v, want nothing to do", err)
+	}
+	for _, a := range f.kube.Actions() {
+		if a.GetNamespace() == "other" || (a.GetVerb() == "list" || a.GetVerb() == "watch") && a.GetNamespace() == "" {
+			t.Errorf("%s %s in namespace %q: the controller must stay in its namespaces", a.GetVerb(), a.GetResource().Resource, a.GetNamespace())
+		}
+	}
+	for _, w := range []struct {
+		ns, name string
+		want     int32
+	}{{"shop", "orders", 3}, {"mail", "sender", 2}, {"other", "worker", 1}} {
+		d, err := f.kube.AppsV1().Deployments(w.ns).Get(context.Background(), w.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *d.Spec.Replicas != w.want {
+			t.Errorf("%s/%s has %d replicas, want %d", w.ns, w.name, *d.Spec.Replicas, w.want)
+		}
+	}
+}

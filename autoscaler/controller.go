@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -70,10 +71,6 @@ type Config struct {
 	// CPU signal. Nil makes CPU unavailable: such workloads get a warning
 	// and their CPU signal holds.
 	PodMetrics PodMetricsLister
-	// PodInformers, when set, provides the pod informer instead of the
-	// factory given to New. Use it when the workload factory is limited
-	// by a label selector that the pods do not carry.
-	PodInformers informers.SharedInformerFactory
 	// CPUInitializationPeriod and InitialReadinessDelay are the HPA's
 	// periods for distrusting a young pod's CPU sample (defaults
 	// DefaultCPUInitializationPeriod and DefaultInitialReadinessDelay).
@@ -137,11 +134,9 @@ type Controller struct {
 	cpuInitPeriod  time.Duration
 	readinessDelay time.Duration
 
-	deploys appslisters.DeploymentLister
-	sets    appslisters.StatefulSetLister
-	hpas    autoscalinglisters.HorizontalPodAutoscalerLister
-	pods    corelisters.PodLister
-	synced  []cache.InformerSynced
+	scopes []*listers          // one per Informers given to New, in order
+	byNS   map[string]*listers // by watched namespace; "" watches all
+	synced []cache.InformerSynced
 
 	leader       func() error
 	fieldManager string
@@ -156,12 +151,44 @@ type Controller struct {
 	cpuWarned map[string]string // workload key -> last CPUMetricsUnavailable message
 }
 
-// New builds a controller on the given informer factory, registering the
-// Deployment, StatefulSet, HPA and pod informers it needs (the pod informer
-// on cfg.PodInformers when set). Start the factories after New.
-func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, error) {
+// Informers are informer factories the controller reads from: either
+// one set that watches every namespace (Namespace ""), or one per watched
+// namespace, each factory limited to it (informers.WithNamespace).
+type Informers struct {
+	Namespace string
+	// Workloads provides the Deployment, StatefulSet and HPA informers.
+	Workloads informers.SharedInformerFactory
+	// Pods provides the pod informer (Workloads when nil). Set it when
+	// the workload factory is limited by a label selector that the pods
+	// do not carry.
+	Pods informers.SharedInformerFactory
+}
+
+// listers are the listers of one Informers.
+type listers struct {
+	deploys appslisters.DeploymentLister
+	sets    appslisters.StatefulSetLister
+	hpas    autoscalinglisters.HorizontalPodAutoscalerLister
+	pods    corelisters.PodLister
+}
+
+// in returns the listers that watch namespace ns.
+func (c *Controller) in(ns string) *listers {
+	if l, ok := c.byNS[ns]; ok {
+		return l
+	}
+	return c.byNS[metav1.NamespaceAll]
+}
+
+// New builds a controller on the given informer factories, registering the
+// Deployment, StatefulSet, HPA and pod informers it needs on each. Start
+// the factories after New.
+func New(cfg Config, scopes ...Informers) (*Controller, error) {
 	if cfg.Interval <= 0 {
 		return nil, fmt.Errorf("tick interval must be positive, got %s", cfg.Interval)
+	}
+	if len(scopes) == 0 {
+		return nil, errors.New("no informers to read workloads from")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
@@ -178,31 +205,47 @@ func New(cfg Config, factory informers.SharedInformerFactory) (*Controller, erro
 	if cfg.Observer == nil {
 		cfg.Observer = (*metrics.Collectors)(nil)
 	}
-	podFactory := cfg.PodInformers
-	if podFactory == nil {
-		podFactory = factory
+	c := &Controller{
+		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, recorder: cfg.Recorder, clock: cfg.Clock,
+		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick,
+		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
+		byNS:   map[string]*listers{},
+		states: map[types.UID]*memory{}, warned: map[string]string{}, cpuWarned: map[string]string{},
+		brokerErr: map[string]string{}, leader: cfg.Leader, fieldManager: cmp.Or(cfg.FieldManager, "rabbitscale"),
 	}
-	d := factory.Apps().V1().Deployments()
-	s := factory.Apps().V1().StatefulSets()
-	h := factory.Autoscaling().V2().HorizontalPodAutoscalers()
+	for _, sc := range scopes {
+		if _, dup := c.byNS[sc.Namespace]; dup || sc.Workloads == nil || (sc.Namespace == metav1.NamespaceAll && len(scopes) > 1) {
+			return nil, fmt.Errorf("informers for namespace %q: want one set watching every namespace, or one per namespace", sc.Namespace)
+		}
+		l, synced, err := register(sc)
+		if err != nil {
+			return nil, err
+		}
+		c.scopes = append(c.scopes, l)
+		c.byNS[sc.Namespace] = l
+		c.synced = append(c.synced, synced...)
+	}
+	return c, nil
+}
+
+// register sets up one Informers' informers, with the transforms that keep
+// only what the controller reads.
+func register(sc Informers) (*listers, []cache.InformerSynced, error) {
+	podFactory := cmp.Or(sc.Pods, sc.Workloads)
+	d := sc.Workloads.Apps().V1().Deployments()
+	s := sc.Workloads.Apps().V1().StatefulSets()
+	h := sc.Workloads.Autoscaling().V2().HorizontalPodAutoscalers()
 	for _, inf := range []cache.SharedIndexInformer{d.Informer(), s.Informer()} {
 		if err := inf.SetTransform(StripWorkload); err != nil {
-			return nil, fmt.Errorf("setting the informer transform: %w", err)
+			return nil, nil, fmt.Errorf("setting the informer transform: %w", err)
 		}
 	}
 	p := podFactory.Core().V1().Pods()
 	if err := p.Informer().SetTransform(StripPod); err != nil {
-		return nil, fmt.Errorf("setting the pod informer transform: %w", err)
+		return nil, nil, fmt.Errorf("setting the pod informer transform: %w", err)
 	}
-	return &Controller{
-		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, recorder: cfg.Recorder, clock: cfg.Clock,
-		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick,
-		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
-		deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(), pods: p.Lister(),
-		synced: []cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced, p.Informer().HasSynced},
-		states: map[types.UID]*memory{}, warned: map[string]string{}, cpuWarned: map[string]string{},
-		brokerErr: map[string]string{}, leader: cfg.Leader, fieldManager: cmp.Or(cfg.FieldManager, "rabbitscale"),
-	}, nil
+	return &listers{deploys: d.Lister(), sets: s.Lister(), hpas: h.Lister(), pods: p.Lister()},
+		[]cache.InformerSynced{d.Informer().HasSynced, s.Informer().HasSynced, h.Informer().HasSynced, p.Informer().HasSynced}, nil
 }
 
 // Run waits for the informers' caches, then ticks every Interval until ctx
@@ -281,7 +324,7 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 	start := c.clock.Now()
 	logger := klog.FromContext(ctx)
 	res := TickResult{Decisions: map[string]policy.Decision{}}
-	ws, err := listWorkloads(c.deploys, c.sets)
+	ws, err := listWorkloads(c.scopes)
 	if err != nil {
 		logger.Error(err, "Listing workloads")
 		c.observe.ObserveError(metrics.ErrorKindOther)

@@ -78,22 +78,37 @@ func newFixture(t *testing.T, dryRun bool, objs ...runtime.Object) *fixture {
 // metrics client, another broker reader) before New.
 func newFixtureWith(t *testing.T, configure func(*Config), objs ...runtime.Object) *fixture {
 	t.Helper()
+	return newScopedFixture(t, configure, nil, objs...)
+}
+
+// newScopedFixture watches only the given namespaces, one informer
+// factory each, as `rabbitscale run --namespaces` does; none watches all.
+func newScopedFixture(t *testing.T, configure func(*Config), namespaces []string, objs ...runtime.Object) *fixture {
+	t.Helper()
 	f := &fixture{t: t, kube: fake.NewClientset(objs...), broker: &fakeBroker{depth: map[string]int64{}},
 		recorder: record.NewFakeRecorder(100), clock: clocktesting.NewFakeClock(t0)}
 	f.kube.PrependReactor("get", "deployments", f.getScale)
 	f.kube.PrependReactor("update", "deployments", f.updateScale)
-	factory := informers.NewSharedInformerFactory(f.kube, 0)
 	cfg := Config{Kube: f.kube, Brokers: map[string]Snapshotter{"default": f.broker}, Recorder: f.recorder,
 		Clock: f.clock, Interval: 5 * time.Second}
 	configure(&cfg)
-	ctrl, err := New(cfg, factory)
+	var scopes []Informers
+	if len(namespaces) == 0 {
+		scopes = []Informers{{Workloads: informers.NewSharedInformerFactory(f.kube, 0)}}
+	}
+	for _, ns := range namespaces {
+		scopes = append(scopes, Informers{Namespace: ns, Workloads: informers.NewSharedInformerFactoryWithOptions(f.kube, 0, informers.WithNamespace(ns))})
+	}
+	ctrl, err := New(cfg, scopes...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
+	for _, sc := range scopes {
+		sc.Workloads.Start(ctx.Done())
+		sc.Workloads.WaitForCacheSync(ctx.Done())
+	}
 	f.waitForWatches("deployments", "statefulsets", "horizontalpodautoscalers", "pods")
 	f.ctrl = ctrl
 	return f
@@ -449,10 +464,27 @@ func TestStripWorkloadKeepsWhatTheControllerReads(t *testing.T) {
 	}
 }
 
-func TestNewRejectsANonPositiveInterval(t *testing.T) {
-	_, err := New(Config{Interval: 0}, informers.NewSharedInformerFactory(fake.NewClientset(), 0))
-	if err == nil || !strings.Contains(err.Error(), "tick interval") {
-		t.Errorf("New with interval 0: err = %v, want one naming the tick interval", err)
+func TestNewRejectsBadConfiguration(t *testing.T) {
+	f := func() informers.SharedInformerFactory {
+		return informers.NewSharedInformerFactory(fake.NewClientset(), 0)
+	}
+	tests := []struct {
+		name   string
+		cfg    Config
+		scopes []Informers
+		want   string
+	}{
+		{"interval 0", Config{}, []Informers{{Workloads: f()}}, "tick interval must be positive, got 0s"},
+		{"no informers", Config{Interval: time.Second}, nil, "no informers"},
+		{"namespace twice", Config{Interval: time.Second}, []Informers{{Namespace: "a", Workloads: f()}, {Namespace: "a", Workloads: f()}},
+			`informers for namespace "a": want one set watching every namespace, or one per namespace`},
+		{"all and one", Config{Interval: time.Second}, []Informers{{Workloads: f()}, {Namespace: "a", Workloads: f()}},
+			`informers for namespace "": want one set watching every namespace, or one per namespace`},
+	}
+	for _, tt := range tests {
+		if _, err := New(tt.cfg, tt.scopes...); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want one saying %q", tt.name, err, tt.want)
+		}
 	}
 }
 

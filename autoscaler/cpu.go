@@ -89,7 +89,7 @@ func (c *Controller) readCPU(ctx context.Context, ps []parsedWorkload, now time.
 			out[p.key()] = cpuRead{err: err}
 			continue
 		}
-		pods, err := workloadPods(c.pods, p.workload)
+		pods, err := workloadPods(c.in(p.Namespace).pods, p.workload)
 		if err != nil {
 			out[p.key()] = cpuRead{err: fmt.Errorf("listing pods: %w", err)}
 			continue

@@ -162,7 +162,7 @@ func (c *Controller) logBroker(ctx context.Context, br brokerResult) {
 // conflictingHPA returns the name of an HPA (KEDA's ScaledObjects create
 // one too) that targets w, or "".
 func (c *Controller) conflictingHPA(w *workload) string {
-	hpas, err := c.hpas.HorizontalPodAutoscalers(w.Namespace).List(labels.Everything())
+	hpas, err := c.in(w.Namespace).hpas.HorizontalPodAutoscalers(w.Namespace).List(labels.Everything())
 	if err != nil {
 		return ""
 	}

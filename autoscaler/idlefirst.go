@@ -70,7 +70,7 @@ func (c *Controller) markIdleFirst(ctx context.Context, p *parsedWorkload) {
 		}
 		return
 	}
-	pods, err := workloadPods(c.pods, p.workload)
+	pods, err := workloadPods(c.in(p.Namespace).pods, p.workload)
 	if err != nil {
 		logger.V(2).Info("Skipping idle-first marking: listing the pods failed", "err", err)
 		return

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 
@@ -124,15 +125,19 @@ func (c *Controller) get(key string) (workload, error) {
 		return workload{}, fmt.Errorf("workload key %q: want kind/namespace/name", key)
 	}
 	ns, name := parts[1], parts[2]
+	l := c.in(ns)
+	if l == nil {
+		return workload{}, apierrors.NewNotFound(appsv1.Resource(strings.ToLower(parts[0])+"s"), name) // a namespace not watched
+	}
 	switch Kind(parts[0]) {
 	case KindDeployment:
-		d, err := c.deploys.Deployments(ns).Get(name)
+		d, err := l.deploys.Deployments(ns).Get(name)
 		if err != nil {
 			return workload{}, err
 		}
 		return fromDeployment(d), nil
 	case KindStatefulSet:
-		s, err := c.sets.StatefulSets(ns).Get(name)
+		s, err := l.sets.StatefulSets(ns).Get(name)
 		if err != nil {
 			return workload{}, err
 		}

@@ -110,7 +110,7 @@ func TestSyncKeys(t *testing.T) {
 func waitForReplicas(f *fixture, name string, want int32) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		d, err := f.ctrl.deploys.Deployments("ns").Get(name)
+		d, err := f.ctrl.in("ns").deploys.Deployments("ns").Get(name)
 		if err == nil && d.Spec.Replicas != nil && *d.Spec.Replicas == want {
 			return nil
 		}

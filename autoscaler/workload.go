@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	appslisters "k8s.io/client-go/listers/apps/v1"
 
 	"github.com/rabbitscale/rabbitscale/policy"
 )
@@ -72,14 +71,19 @@ func replicasOrOne(r *int32) int32 {
 // listWorkloads returns every workload that carries rabbitscale
 // annotations, sorted by kind, namespace and name so that ticks are
 // deterministic.
-func listWorkloads(deploys appslisters.DeploymentLister, sets appslisters.StatefulSetLister) ([]workload, error) {
-	ds, err := deploys.List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("listing Deployments: %w", err)
-	}
-	ss, err := sets.List(labels.Everything())
-	if err != nil {
-		return nil, fmt.Errorf("listing StatefulSets: %w", err)
+func listWorkloads(scopes []*listers) ([]workload, error) {
+	var ds []*appsv1.Deployment
+	var ss []*appsv1.StatefulSet
+	for _, l := range scopes {
+		d, err := l.deploys.List(labels.Everything())
+		if err != nil {
+			return nil, fmt.Errorf("listing Deployments: %w", err)
+		}
+		s, err := l.sets.List(labels.Everything())
+		if err != nil {
+			return nil, fmt.Errorf("listing StatefulSets: %w", err)
+		}
+		ds, ss = append(ds, d...), append(ss, s...)
 	}
 	return managed(ds, ss), nil
 }

@@ -77,7 +77,7 @@ func BenchmarkController(b *testing.B) {
 	factory := informers.NewSharedInformerFactoryWithOptions(ctrlKube, 0, informers.WithNamespace(ns.Name))
 	ctrl, err := autoscaler.New(autoscaler.Config{Kube: ctrlKube, Brokers: map[string]autoscaler.Snapshotter{"default": r},
 		Recorder: &record.FakeRecorder{}, Interval: time.Second,
-		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(float32(ctrlCfg.QPS), time.Second)}, factory)
+		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(float32(ctrlCfg.QPS), time.Second)}, autoscaler.Informers{Namespace: ns.Name, Workloads: factory})
 	if err != nil {
 		b.Fatal(err)
 	}

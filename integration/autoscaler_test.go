@@ -71,7 +71,7 @@ func startController(t testing.TB, ns string, extraBrokers ...queue.BrokerConfig
 	ctrl, err := autoscaler.New(autoscaler.Config{
 		Kube: kc, Brokers: readers, Recorder: recorder, Interval: tickInterval, StateSyncPeriod: 2 * tickInterval,
 		Observer: metrics.NewCollectors(reg),
-	}, factory)
+	}, autoscaler.Informers{Namespace: ns, Workloads: factory})
 	if err != nil {
 		t.Fatalf("autoscaler.New: %v", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -16,10 +17,13 @@ import (
 type RunOptions struct {
 	Kubeconfig string
 	// Config is the broker configuration file.
-	Config        string
-	Interval      time.Duration
-	DryRun        bool
+	Config   string
+	Interval time.Duration
+	DryRun   bool
+	// Namespace and Namespaces limit what is watched (Namespaces is a
+	// list, one informer each); set at most one.
 	Namespace     string
+	Namespaces    []string
 	LabelSelector string
 	KubeAPIQPS    float32
 	KubeAPIBurst  int
@@ -63,6 +67,7 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "Time between ticks: each tick reads every broker once and decides for every workload.")
 	fs.BoolVar(&o.DryRun, "dry-run", o.DryRun, "Decide and report for every workload, change no replicas.")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Watch only this namespace; empty watches all.")
+	fs.StringSliceVar(&o.Namespaces, "namespaces", o.Namespaces, "Watch only these namespaces (comma-separated), so that Roles in each of them suffice and no ClusterRole is needed; empty watches all.")
 	fs.StringVar(&o.LabelSelector, "label-selector", o.LabelSelector, "Watch only workloads matching this label selector.")
 	fs.Float32Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Queries per second to the Kubernetes API.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of queries to the Kubernetes API.")
@@ -76,6 +81,14 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.LeaderElectionRenewDeadline, "leader-election-renew-deadline", o.LeaderElectionRenewDeadline, "How long the leader keeps trying to renew before giving up leadership.")
 	fs.DurationVar(&o.LeaderElectionRetryPeriod, "leader-election-retry-period", o.LeaderElectionRetryPeriod, "Time between leader election attempts.")
 	fs.StringVar(&o.LeaderElectionIdentity, "leader-election-identity", o.LeaderElectionIdentity, "This replica's identity in the Lease; empty uses the hostname.")
+}
+
+// namespaces is the list of namespaces watched; empty means all.
+func (o *RunOptions) namespaces() []string {
+	if o.Namespace != "" {
+		return []string{o.Namespace}
+	}
+	return o.Namespaces
 }
 
 // Validate returns every problem with the options, each naming the flag.
@@ -104,6 +117,17 @@ func (o *RunOptions) Validate() []error {
 	if o.Namespace != "" {
 		for _, msg := range validation.IsDNS1123Label(o.Namespace) {
 			errs = append(errs, fmt.Errorf("--namespace: %q: %s", o.Namespace, msg))
+		}
+		if len(o.Namespaces) > 0 {
+			errs = append(errs, fmt.Errorf("--namespace: %q is set together with --namespaces; use one", o.Namespace))
+		}
+	}
+	for i, ns := range o.Namespaces {
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, fmt.Errorf("--namespaces: %q: %s", ns, msg))
+		}
+		if slices.Index(o.Namespaces, ns) < i {
+			errs = append(errs, fmt.Errorf("--namespaces: %q is listed twice", ns))
 		}
 	}
 	if o.LeaderElect {

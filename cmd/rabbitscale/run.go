@@ -84,7 +84,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	}
 	recorder, stopEvents := newRecorder(ctx, kube, id)
 	defer stopEvents()
-	factory, podFactory := newInformers(kube, o)
+	scopes, factories := newInformers(kube, o)
 	guard := newLeaseGuard(kube, o, id)
 	var leader func() error // always leading without leader election
 	if guard != nil {
@@ -95,15 +95,11 @@ func run(ctx context.Context, o *RunOptions) error {
 		Kube: kube, Brokers: brokers.readers, Allowed: brokers.Allowed, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSyncPeriod,
 		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(o.KubeAPIQPS, o.Interval),
-		PodMetrics:              podMetrics, PodInformers: podFactory,
-		Observer: metrics.NewCollectors(reg), Leader: leader, FieldManager: "rabbitscale-" + id,
-	}, factory)
+		PodMetrics:              podMetrics,
+		Observer:                metrics.NewCollectors(reg), Leader: leader, FieldManager: "rabbitscale-" + id,
+	}, scopes...)
 	if err != nil {
 		return err
-	}
-	factories := []informers.SharedInformerFactory{factory}
-	if podFactory != factory {
-		factories = append(factories, podFactory)
 	}
 	for _, f := range factories {
 		f.Start(ctx.Done())
@@ -184,17 +180,30 @@ func newRecorder(ctx context.Context, kube kubernetes.Interface, id string) (rec
 	return broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rabbitscale", Host: id}), broadcaster.Shutdown
 }
 
-// newInformers returns the workload informer factory, limited by
-// --namespace and --label-selector, and the pod informer factory: the same
-// one, unless the label selector would hide pods that do not carry it.
-func newInformers(kube kubernetes.Interface, o *RunOptions) (factory, pods informers.SharedInformerFactory) {
-	factory = informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
-		informers.WithNamespace(o.Namespace),
-		informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = o.LabelSelector }))
-	if o.LabelSelector == "" {
-		return factory, factory
+// newInformers returns what the controller reads from: one set of
+// informers for every namespace, or one per namespace of --namespaces (so
+// that namespaced RBAC suffices), each limited by --label-selector, with a
+// pod informer of its own when that selector would hide pods that do not
+// carry it. It also returns every factory, to start.
+func newInformers(kube kubernetes.Interface, o *RunOptions) ([]autoscaler.Informers, []informers.SharedInformerFactory) {
+	namespaces := o.namespaces()
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
 	}
-	return factory, informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute, informers.WithNamespace(o.Namespace))
+	var scopes []autoscaler.Informers
+	var factories []informers.SharedInformerFactory
+	for _, ns := range namespaces {
+		sc := autoscaler.Informers{Namespace: ns, Workloads: informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute,
+			informers.WithNamespace(ns),
+			informers.WithTweakListOptions(func(lo *metav1.ListOptions) { lo.LabelSelector = o.LabelSelector }))}
+		factories = append(factories, sc.Workloads)
+		if o.LabelSelector != "" {
+			sc.Pods = informers.NewSharedInformerFactoryWithOptions(kube, 10*time.Minute, informers.WithNamespace(ns))
+			factories = append(factories, sc.Pods)
+		}
+		scopes = append(scopes, sc)
+	}
+	return scopes, factories
 }
 
 // newLeaseGuard returns the guard of the leader election Lease, or nil
