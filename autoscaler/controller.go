@@ -48,9 +48,13 @@ type Config struct {
 	// vhost on a broker (*queue.Brokers.Allowed: the brokers' allow
 	// lists). A workload it refuses is not read at all: it holds, with a
 	// BrokerNotAllowed warning. Nil allows everything.
-	Allowed  func(broker, namespace, vhost string) error
-	Recorder record.EventRecorder
-	Clock    clock.WithTicker
+	Allowed func(broker, namespace, vhost string) error
+	// BrokerSet, when set, replaces Brokers and Allowed with a set that
+	// may change while the controller runs (a reloaded configuration
+	// file): each tick takes the current set once, at its start.
+	BrokerSet BrokerSet
+	Recorder  record.EventRecorder
+	Clock     clock.WithTicker
 	// Interval is the time between ticks.
 	Interval time.Duration
 	// DryRun decides and reports for every workload but changes nothing.
@@ -98,6 +102,12 @@ func AnnotationWriteBudget(qps float32, interval time.Duration) int {
 	return max(1, int(float64(qps)*interval.Seconds()/4))
 }
 
+// BrokerSet gives the brokers as they are configured now, with their allow
+// lists (Config.Allowed).
+type BrokerSet interface {
+	Current() (brokers map[string]Snapshotter, allowed func(broker, namespace, vhost string) error)
+}
+
 // ErrNotLeader says that the process may not write: it lost its lease, or
 // has not renewed it within the renew deadline (a pause, a partition).
 var ErrNotLeader = errors.New("not the leader")
@@ -121,6 +131,7 @@ type Controller struct {
 	kube     kubernetes.Interface
 	brokers  map[string]Snapshotter
 	allowed  func(broker, namespace, vhost string) error
+	set      BrokerSet // when set, refreshes brokers and allowed (takeBrokers)
 	recorder record.EventRecorder
 	clock    clock.WithTicker
 	interval time.Duration
@@ -206,7 +217,7 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 		cfg.Observer = (*metrics.Collectors)(nil)
 	}
 	c := &Controller{
-		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, recorder: cfg.Recorder, clock: cfg.Clock,
+		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, set: cfg.BrokerSet, recorder: cfg.Recorder, clock: cfg.Clock,
 		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick,
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		byNS:   map[string]*listers{},
@@ -290,6 +301,14 @@ type TickResult struct {
 	Deferred int
 }
 
+// takeBrokers takes the current brokers from Config.BrokerSet, for one
+// tick or one sync.
+func (c *Controller) takeBrokers() {
+	if c.set != nil {
+		c.brokers, c.allowed = c.set.Current()
+	}
+}
+
 // leading asks Config.Leader whether a write may go out now.
 func (c *Controller) leading() error {
 	if c.leader == nil {
@@ -333,6 +352,7 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 	}
 	res.Workloads = len(ws)
 	c.forget(ws)
+	c.takeBrokers()
 
 	// Parse first, so that one snapshot per broker covers everyone.
 	parsed := make([]parsedWorkload, 0, len(ws))

@@ -100,6 +100,7 @@ func (c *Controller) sync(ctx context.Context, key string) (policy.Decision, err
 	if err != nil {
 		return policy.Decision{}, err
 	}
+	c.takeBrokers()
 	p, sk := c.parse(&w)
 	if sk != nil {
 		c.reportSkipped(&w, sk)

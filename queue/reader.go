@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,7 @@ func (r *Reader) Close() error { return r.src.Close() }
 type Brokers struct {
 	readers map[string]*Reader
 	access  map[string]Access
+	configs map[string]BrokerConfig // as defaulted, for Reopen
 }
 
 // Open builds a Reader for every broker of cfg, whose unset fields take
@@ -80,26 +82,77 @@ type Brokers struct {
 // nothing: the first read does. clk stamps samples and paces AMQP re-dials;
 // nil means the real clock.
 func Open(cfg *Config, clk clock.PassiveClock) (*Brokers, error) {
+	return open(cfg, clk, nil)
+}
+
+// open is Open, taking from prev the reader of every broker whose
+// configuration (allow list aside) is the same.
+func open(cfg *Config, clk clock.PassiveClock, prev *Brokers) (*Brokers, error) {
 	c := Config{Brokers: slices.Clone(cfg.Brokers)}
 	c.Default()
 	if errs := c.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	b := &Brokers{readers: map[string]*Reader{}, access: map[string]Access{}}
+	b := &Brokers{readers: map[string]*Reader{}, access: map[string]Access{}, configs: map[string]BrokerConfig{}}
+	closeNew := func() {
+		for name, r := range b.readers {
+			if prev == nil || prev.readers[name] != r {
+				_ = r.Close()
+			}
+		}
+	}
 	for _, bc := range c.Brokers {
 		if _, _, err := bc.Credentials.resolver()(); err != nil {
-			_ = b.Close()
+			closeNew()
 			return nil, fmt.Errorf("broker %q: %w", bc.Name, err)
+		}
+		b.access[bc.Name], b.configs[bc.Name] = bc.Allow, bc
+		if r, ok := prev.same(bc); ok {
+			b.readers[bc.Name] = r
+			continue
 		}
 		src, err := NewSource(bc, clk)
 		if err != nil {
-			_ = b.Close()
+			closeNew()
 			return nil, err
 		}
-		b.access[bc.Name] = bc.Allow
 		b.readers[bc.Name] = NewReader(src, ReaderOptions{RateWindow: bc.RateWindow.Duration, MinRateSpan: bc.MinRateSpan.Duration})
 	}
 	return b, nil
+}
+
+// same returns b's reader of bc's broker when b read it with the same
+// configuration; the allow list does not matter to the reader.
+func (b *Brokers) same(bc BrokerConfig) (*Reader, bool) {
+	if b == nil {
+		return nil, false
+	}
+	old, ok := b.configs[bc.Name]
+	if !ok {
+		return nil, false
+	}
+	old.Allow, bc.Allow = Access{}, Access{}
+	if !reflect.DeepEqual(old, bc) {
+		return nil, false
+	}
+	return b.readers[bc.Name], true
+}
+
+// Reopen opens cfg's brokers as Open does, keeping b's reader of every
+// broker whose configuration did not change (its connection and its rate
+// history with it), and closes b's readers that cfg dropped or changed.
+// On error b is untouched and still in use.
+func (b *Brokers) Reopen(cfg *Config, clk clock.PassiveClock) (*Brokers, error) {
+	nb, err := open(cfg, clk, b)
+	if err != nil {
+		return nil, err
+	}
+	for name, r := range b.readers {
+		if nb.readers[name] != r {
+			_ = r.Close()
+		}
+	}
+	return nb, nil
 }
 
 // OpenFile loads the configuration file at path (LoadConfig) and opens a

@@ -30,7 +30,6 @@ import (
 
 	"github.com/rabbitscale/rabbitscale/autoscaler"
 	"github.com/rabbitscale/rabbitscale/metrics"
-	"github.com/rabbitscale/rabbitscale/queue"
 )
 
 func newRunCommand() *cobra.Command {
@@ -73,11 +72,12 @@ func run(ctx context.Context, o *RunOptions) error {
 	if err != nil {
 		return err
 	}
-	brokers, err := openBrokers(o.Config)
+	brokers, err := openBrokerFile(o.Config)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = brokers.Close() }()
+	defer brokers.close()
+	go brokers.watch(ctx, o.Interval)
 	id, err := identity(o)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	}
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
-		Kube: kube, Brokers: brokers.readers, Allowed: brokers.Allowed, Recorder: recorder, Interval: o.Interval,
+		Kube: kube, BrokerSet: brokers, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, StateSyncPeriod: o.StateSyncPeriod,
 		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(o.KubeAPIQPS, o.Interval),
 		PodMetrics:              podMetrics,
@@ -139,26 +139,6 @@ func newClients(o *RunOptions) (kubernetes.Interface, autoscaler.PodMetricsListe
 		return nil, nil, fmt.Errorf("metrics.k8s.io client: %w", err)
 	}
 	return kube, autoscaler.NewPodMetricsLister(mc), nil
-}
-
-// brokerSet is the configured brokers, with their readers as the
-// controller takes them.
-type brokerSet struct {
-	*queue.Brokers
-	readers map[string]autoscaler.Snapshotter
-}
-
-// openBrokers opens the broker configuration file.
-func openBrokers(path string) (brokerSet, error) {
-	b, err := queue.OpenFile(path, clock.RealClock{})
-	if err != nil {
-		return brokerSet{}, err
-	}
-	readers := map[string]autoscaler.Snapshotter{}
-	for name, r := range b.Readers() {
-		readers[name] = r
-	}
-	return brokerSet{Brokers: b, readers: readers}, nil
 }
 
 // identity is this replica's name in the Lease and in the events'
