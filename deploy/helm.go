@@ -25,7 +25,7 @@ const ChartDir = "helm/rabbitscale"
 // ChartCopies maps each file of the chart's files/ (relative to Dir) to the
 // original it copies.
 var ChartCopies = map[string]string{
-	ChartDir + "/files/rabbitscale.json":        DashboardFile,
+	ChartDir + "/files/rabbitscale.json":       DashboardFile,
 	ChartDir + "/files/rabbitscale-rules.yaml": "prometheus/rabbitscale-rules.yaml",
 }
 
