@@ -88,11 +88,11 @@ func WriteValues(dir string, values map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
 	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
 		return "", err
 	}
-	return f.Name(), nil
+	return f.Name(), f.Close()
 }
 
 // RenderChart runs `helm template` of the chart as release name in
