@@ -109,8 +109,13 @@ deps: ## Install rabbitmq-server with apt-get when it is missing (root, Debian f
 	@hack/install-deps.sh
 
 .PHONY: tools
-tools: ## Build kube-apiserver, kube-controller-manager and etcd into $(CACHE_DIR) (once).
+tools: ## Build kube-apiserver, kube-controller-manager, etcd and helm into $(CACHE_DIR) (once).
 	@hack/tools.sh
+	@hack/helm.sh
+
+.PHONY: generate
+generate: ## Refresh generated files: the Helm chart's copies of the dashboard and alert rules (go generate ./deploy).
+	$(GO) generate ./deploy
 
 .PHONY: clean
 clean: ## Remove build output (not the tools cache).
