@@ -155,6 +155,18 @@ func TestStateWrittenBySomeoneElseIsNotOverwritten(t *testing.T) {
 	if _, err := f.kube.AppsV1().Deployments("ns").Update(context.Background(), d, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Decide from what the informer shows: the scale to 3 and their state.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		d, err := f.ctrl.in("ns").deploys.Deployments("ns").Get("worker")
+		if err == nil && *d.Spec.Replicas == 3 && d.Annotations[policy.StateAnnotation] == theirs {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the informer does not show the other leader's state after 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	f.clock.Step(10 * time.Minute) // a refresh is due
 	f.ctrl.Tick(context.Background())
 	if got := f.annotation("worker", policy.StateAnnotation); got != theirs {
