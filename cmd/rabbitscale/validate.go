@@ -83,8 +83,8 @@ It prints every problem, one per line:
 any. With --brokers it also checks the broker configuration (FILE: FIELD: PROBLEM)
 and that every workload's rabbitscale.io/broker is configured. It reads no cluster
 and connects to no broker.`,
-		Example: `  rabbitscale validate -f deploy/ --brokers deploy/base/brokers.yaml
-  kustomize build deploy/overlays/prod | rabbitscale validate -f -`,
+		Example: `  rabbitscale validate -f deploy/ --brokers deploy/base/brokers-configmap.yaml
+  kustomize build overlays/prod | rabbitscale validate -f - --brokers brokers.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if errs := o.Validate(); len(errs) > 0 {

@@ -304,3 +304,18 @@ func TestValidateOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateTheShippedManifests: the examples and the broker ConfigMap in
+// deploy/ pass, as the README's CI line runs them.
+func TestValidateTheShippedManifests(t *testing.T) {
+	cmd := newRootCommand()
+	var stdout bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetArgs([]string{"validate", "-f", "../../deploy", "--brokers", "../../deploy/base/brokers-configmap.yaml"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("rabbitscale validate on deploy/: %v\n%s", err, stdout.String())
+	}
+	if got := stdout.String(); !strings.HasSuffix(got, " checked, no problems\n") || strings.HasPrefix(got, "0 ") {
+		t.Errorf("output %q, want the workloads of deploy/examples checked without problems", got)
+	}
+}
