@@ -34,6 +34,11 @@ type Snapshotter interface {
 // DefaultStateSyncPeriod is the default Config.StateSyncPeriod.
 const DefaultStateSyncPeriod = 5 * time.Minute
 
+// DefaultWarningRepeatPeriod is the default Config.WarningRepeatPeriod:
+// well within the API server's default event TTL of one hour, so that a
+// problem that lasts keeps an event in `kubectl describe`.
+const DefaultWarningRepeatPeriod = 10 * time.Minute
+
 // minRewrite spaces the writes of a workload's annotations that no replica
 // change caused: a decision hovering at a tolerance boundary changes its
 // gist on every tick, and must not cost a patch on every tick.
@@ -64,6 +69,11 @@ type Config struct {
 	// change of replicas, of the decision's Summary or of the state's
 	// Durable part writes them at once.
 	StateSyncPeriod time.Duration
+	// WarningRepeatPeriod is how often a Warning event that still holds
+	// (the same reason and message) is recorded again
+	// (DefaultWarningRepeatPeriod when 0). A changed warning is recorded at
+	// once.
+	WarningRepeatPeriod time.Duration
 	// AnnotationWritesPerTick bounds the annotation writes per tick that
 	// no change of replicas caused (first decisions, news, refreshes), so
 	// that a fleet whose decisions all change at once (a first start, a
@@ -121,6 +131,7 @@ type Observer interface {
 	ObserveTick(d time.Duration, end time.Time)
 	ObserveBrokerRequest(broker string, d time.Duration, err error)
 	ObserveApply(d time.Duration)
+	ObserveAnnotationsInvalid(kind, namespace, name string)
 	ForgetWorkload(kind, namespace, name string)
 }
 
@@ -137,11 +148,12 @@ type Controller struct {
 	interval time.Duration
 	dryRun   bool
 	syncEach time.Duration
-	writes   int // AnnotationWritesPerTick
+	writes   int           // AnnotationWritesPerTick
+	rewarn   time.Duration // WarningRepeatPeriod
 
 	podMetrics     PodMetricsLister
 	observe        Observer
-	observed       map[string]*workload // workloads with series, by key
+	observed       map[string]*workload // workloads with series (decided, or invalid annotations), by key
 	cpuInitPeriod  time.Duration
 	readinessDelay time.Duration
 
@@ -158,8 +170,8 @@ type Controller struct {
 	mu        sync.Mutex
 	brokerErr map[string]string // broker -> its last read's error, while it fails
 	states    map[types.UID]*memory
-	warned    map[string]string // workload key -> last warning reason+message
-	cpuWarned map[string]string // workload key -> last CPUMetricsUnavailable message
+	warned    map[string]warning // workload key -> last warning
+	cpuWarned map[string]warning // workload key -> last CPUMetricsUnavailable warning
 }
 
 // Informers are informer factories the controller reads from: either
@@ -207,6 +219,9 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 	if cfg.StateSyncPeriod <= 0 {
 		cfg.StateSyncPeriod = DefaultStateSyncPeriod
 	}
+	if cfg.WarningRepeatPeriod <= 0 {
+		cfg.WarningRepeatPeriod = DefaultWarningRepeatPeriod
+	}
 	if cfg.CPUInitializationPeriod <= 0 {
 		cfg.CPUInitializationPeriod = DefaultCPUInitializationPeriod
 	}
@@ -218,10 +233,10 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 	}
 	c := &Controller{
 		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, set: cfg.BrokerSet, recorder: cfg.Recorder, clock: cfg.Clock,
-		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick,
+		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick, rewarn: cfg.WarningRepeatPeriod,
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		byNS:   map[string]*listers{},
-		states: map[types.UID]*memory{}, warned: map[string]string{}, cpuWarned: map[string]string{},
+		states: map[types.UID]*memory{}, warned: map[string]warning{}, cpuWarned: map[string]warning{},
 		brokerErr: map[string]string{}, leader: cfg.Leader, fieldManager: cmp.Or(cfg.FieldManager, "rabbitscale"),
 	}
 	for _, sc := range scopes {
@@ -356,18 +371,20 @@ func (c *Controller) Tick(ctx context.Context) TickResult {
 
 	// Parse first, so that one snapshot per broker covers everyone.
 	parsed := make([]parsedWorkload, 0, len(ws))
+	var invalid []*workload
 	for i := range ws {
 		p, skip := c.parse(&ws[i])
 		if skip != nil {
 			c.reportSkipped(&ws[i], skip)
 			if skip.invalid {
+				invalid = append(invalid, &ws[i])
 				res.Errors++
 			}
 			continue
 		}
 		parsed = append(parsed, p)
 	}
-	c.forgetSeries(parsed)
+	c.forgetSeries(parsed, invalid)
 
 	// Gather. CPU is read while the brokers are.
 	gctx, cancel := context.WithTimeout(ctx, c.interval)

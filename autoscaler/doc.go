@@ -22,8 +22,13 @@
 //     outcome.
 //   - report (report.go): the outcome becomes the warnings, the Rescaled
 //     event and the workload's metrics. Warnings are deduplicated per
-//     workload on their text, and EventSpamKey gives each distinct problem
-//     its own spam-filter budget.
+//     workload on their text and recorded again every
+//     Config.WarningRepeatPeriod (10 min) while they last, so that an
+//     event outlives the API server's one-hour event TTL; EventSpamKey
+//     gives each distinct problem its own spam-filter budget. A workload
+//     whose annotations do not parse (reportSkipped) loses its decision
+//     series but keeps rabbitscale_workload_annotations_invalid until it
+//     parses again or is deleted.
 //
 // sync(ctx, key) does the same for one workload, reading its broker for it
 // alone: the entry point a test calls with a fake clientset and clock. The

@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -34,20 +35,37 @@ const (
 	ReasonCPUMetricsUnavailable = "CPUMetricsUnavailable"
 )
 
+// warning is the last Warning event recorded for a workload, and when.
+type warning struct {
+	text string // reason and message
+	at   time.Time
+}
+
+// due records that text is w's warning now and reports whether its event
+// should go out: when the text is new, or when the same text was last sent
+// Config.WarningRepeatPeriod ago or more. Callers hold c.mu.
+func (c *Controller) due(m map[string]warning, key, text string) bool {
+	now := c.clock.Now()
+	if last, ok := m[key]; ok && last.text == text && now.Sub(last.at) < c.rewarn {
+		return false
+	}
+	m[key] = warning{text: text, at: now}
+	return true
+}
+
 // warn records a Warning event on w unless the same warning was the last
-// one recorded for it: a broker that stays down for an hour makes one
-// event, not 720.
+// one recorded for it less than Config.WarningRepeatPeriod ago: a broker
+// that stays down for an hour makes an event every 10 minutes (so that
+// `kubectl describe` shows one for as long as it lasts, events expiring
+// after an hour), not 720.
 func (c *Controller) warn(w *workload, reason, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	key := w.key()
 	c.mu.Lock()
-	seen := c.warned[key] == reason+"\x00"+msg
-	c.warned[key] = reason + "\x00" + msg
+	send := c.due(c.warned, w.key(), reason+"\x00"+msg)
 	c.mu.Unlock()
-	if seen {
-		return
+	if send {
+		c.recorder.Event(w.obj, corev1.EventTypeWarning, reason, msg)
 	}
-	c.recorder.Event(w.obj, corev1.EventTypeWarning, reason, msg)
 }
 
 // clearWarning forgets w's last warning once its queue reads fine again,
@@ -58,19 +76,17 @@ func (c *Controller) clearWarning(w *workload) {
 	delete(c.warned, w.key())
 }
 
-// warnCPU records a CPUMetricsUnavailable warning on w, deduplicated on
-// its own: the queue's warnings come and go independently.
+// warnCPU records a CPUMetricsUnavailable warning on w, deduplicated (and
+// repeated) as warn does but on its own: the queue's warnings come and go
+// independently.
 func (c *Controller) warnCPU(w *workload, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
-	key := w.key()
 	c.mu.Lock()
-	seen := c.cpuWarned[key] == msg
-	c.cpuWarned[key] = msg
+	send := c.due(c.cpuWarned, w.key(), msg)
 	c.mu.Unlock()
-	if seen {
-		return
+	if send {
+		c.recorder.Event(w.obj, corev1.EventTypeWarning, ReasonCPUMetricsUnavailable, msg)
 	}
-	c.recorder.Event(w.obj, corev1.EventTypeWarning, ReasonCPUMetricsUnavailable, msg)
 }
 
 // clearCPUWarning forgets w's CPU warning once CPU reads fine again.
@@ -89,7 +105,9 @@ func oneLine(err error) string {
 // controller's broadcaster. The default keys by object alone, so 25 events
 // of one long-lasting or flapping problem on a workload use up its budget,
 // and a new problem (its queue deleted) is then dropped. warn sends a
-// problem's event once while it lasts; keying by reason and message as well
+// problem's event once per Config.WarningRepeatPeriod while it lasts (the
+// filter refills one token per 5 minutes, more often than that); keying by
+// reason and message as well
 // gives every distinct problem a budget of its own.
 func EventSpamKey(e *corev1.Event) string {
 	return strings.Join([]string{e.Source.Component, e.Source.Host, e.InvolvedObject.Kind, e.InvolvedObject.Namespace,

@@ -55,13 +55,20 @@ func (c *Controller) parse(w *workload) (parsedWorkload, *skip) {
 	return parsedWorkload{workload: w, spec: spec}, nil
 }
 
-// forgetSeries drops the metric series of workloads that are gone or no
-// longer parse, so that dashboards do not show them frozen.
-func (c *Controller) forgetSeries(live []parsedWorkload) {
-	keep := make(map[string]bool, len(live))
+// forgetSeries drops the metric series of workloads that are gone, no
+// longer configured or left to another autoscaler, so that dashboards do
+// not show them frozen. The invalid ones (annotations that do not parse)
+// keep rabbitscale_workload_annotations_invalid, which reportSkipped set;
+// the rest of their series went with it.
+func (c *Controller) forgetSeries(live []parsedWorkload, invalid []*workload) {
+	keep := make(map[string]bool, len(live)+len(invalid))
 	for _, p := range live {
 		keep[p.key()] = true
 		c.observed[p.key()] = p.workload
+	}
+	for _, w := range invalid {
+		keep[w.key()] = true
+		c.observed[w.key()] = w
 	}
 	for k, w := range c.observed {
 		if !keep[k] {

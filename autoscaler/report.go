@@ -47,10 +47,13 @@ func (c *Controller) report(p *parsedWorkload, out outcome) {
 }
 
 // reportSkipped tells why a workload is left alone: annotations that do
-// not parse, or another autoscaler targeting it.
+// not parse (a warning repeated while it lasts, an error counted every
+// tick and rabbitscale_workload_annotations_invalid), or another autoscaler
+// targeting it.
 func (c *Controller) reportSkipped(w *workload, sk *skip) {
 	c.warn(w, sk.reason, "%s", sk.message)
 	if sk.invalid {
 		c.observe.ObserveError(metrics.ErrorKindSpec)
+		c.observe.ObserveAnnotationsInvalid(string(w.Kind), w.Namespace, w.Name)
 	}
 }

@@ -26,7 +26,8 @@ import (
 
 // TestDashboardAndAlertsOnARealController has a real Prometheus scrape a
 // controller scaling a real workload (and failing to read a second,
-// unreachable broker), then requires every dashboard query, with its
+// unreachable broker, and leaving alone a third whose annotations do not
+// parse), then requires every dashboard query, with its
 // variables set to that workload, to return data at some point, and every
 // alert rule to evaluate without error. A renamed metric or label in the
 // controller or in the dashboard fails it.
@@ -47,6 +48,8 @@ func TestDashboardAndAlertsOnARealController(t *testing.T) {
 	// A broker nobody answers for: its read errors must show too.
 	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	createDeployment(ctx, t, kc, ns, "stranded", 2, annotations("jobs", "target-depth-per-pod", "100", "broker", "backup"))
+	// Annotations that do not parse: the invalid-annotations panel shows it.
+	createDeployment(ctx, t, kc, ns, "misconfigured", 1, annotations("jobs", "target-depth-per-pod", "ten"))
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte("unused"), 0o600); err != nil {
 		t.Fatal(err)

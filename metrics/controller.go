@@ -235,8 +235,21 @@ func (c *Collectors) ObserveApply(d time.Duration) {
 	c.apply.Observe(d.Seconds())
 }
 
+// ObserveAnnotationsInvalid records that a workload's annotations do not
+// parse, so that it is not scaled: rabbitscale_workload_annotations_invalid
+// is 1 for it, and its other series go (there is no decision to show). The
+// gauge stays until ObserveWorkload (the annotations parse again) or
+// ForgetWorkload (the workload is gone, or no longer configured).
+func (c *Collectors) ObserveAnnotationsInvalid(kind, namespace, name string) {
+	if c == nil {
+		return
+	}
+	c.workloads.markInvalid(workloadKey{kind, namespace, name})
+}
+
 // ForgetWorkload deletes every series of a workload that is gone or no
-// longer configured for rabbitscale.
+// longer configured for rabbitscale, rabbitscale_workload_annotations_invalid
+// included.
 func (c *Collectors) ForgetWorkload(kind, namespace, name string) {
 	if c == nil {
 		return

@@ -308,3 +308,53 @@ func TestDirection(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestAnnotationsInvalidGauge: rabbitscale_workload_annotations_invalid is
+// 1 while a workload's annotations do not parse, replaces its decision
+// series, stays across ticks, and goes once it is decided again or
+// forgotten.
+func TestAnnotationsInvalidGauge(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	c := NewCollectors(reg)
+	obs, d, spec := scaleUp()
+	const header = `
+# HELP rabbitscale_workload_annotations_invalid 1 while the workload's rabbitscale.io/ annotations do not parse and it is not scaled; absent otherwise.
+# TYPE rabbitscale_workload_annotations_invalid gauge
+`
+	const names = "rabbitscale_workload_annotations_invalid,rabbitscale_workload_desired_replicas"
+	desired := func(workloads ...string) string {
+		if len(workloads) == 0 {
+			return ""
+		}
+		s := "# HELP rabbitscale_workload_desired_replicas Replicas the last decision chose (what would be applied when paused or in dry-run).\n# TYPE rabbitscale_workload_desired_replicas gauge\n"
+		for _, w := range workloads {
+			s += `rabbitscale_workload_desired_replicas{kind="Deployment",namespace="shop",workload="` + w + `"} 12` + "\n"
+		}
+		return s
+	}
+	invalid := header + `rabbitscale_workload_annotations_invalid{kind="Deployment",namespace="shop",workload="worker"} 1` + "\n"
+	steps := []struct {
+		name string
+		do   func()
+		want string
+	}{
+		{"both decided", func() {
+			c.ObserveWorkload("Deployment", "shop", "worker", "main", "orders", obs, d, spec)
+			c.ObserveWorkload("Deployment", "shop", "other", "main", "invoices", obs, d, spec)
+		}, desired("other", "worker")},
+		{"worker broken", func() { c.ObserveAnnotationsInvalid("Deployment", "shop", "worker") }, invalid + desired("other")},
+		{"still broken a tick later", func() {
+			c.ObserveAnnotationsInvalid("Deployment", "shop", "worker")
+			c.ObserveWorkload("Deployment", "shop", "other", "main", "invoices", obs, d, spec)
+		}, invalid + desired("other")},
+		{"fixed", func() { c.ObserveWorkload("Deployment", "shop", "worker", "main", "orders", obs, d, spec) }, desired("other", "worker")},
+		{"broken again", func() { c.ObserveAnnotationsInvalid("Deployment", "shop", "worker") }, invalid + desired("other")},
+		{"deleted", func() { c.ForgetWorkload("Deployment", "shop", "worker") }, desired("other")},
+	}
+	for _, s := range steps {
+		s.do()
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(s.want), strings.Split(names, ",")...); err != nil {
+			t.Errorf("%s: %v", s.name, err)
+		}
+	}
+}

@@ -319,7 +319,8 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	wantAlerts := []string{"RabbitscaleControllerDown", "RabbitscaleControllerStalled", "RabbitscaleBrokerUnreachable",
-		"RabbitscaleWorkloadAtMaxReplicas", "RabbitscaleQueueGrowingAtMaxReplicas", "RabbitscaleDecisionsFailing", "RabbitscaleWorkloadQueueUnavailable"}
+		"RabbitscaleWorkloadAtMaxReplicas", "RabbitscaleQueueGrowingAtMaxReplicas", "RabbitscaleDecisionsFailing", "RabbitscaleWorkloadQueueUnavailable",
+		"RabbitscaleWorkloadAnnotationsInvalid"}
 	if diff := cmp.Diff(wantAlerts, alerts); diff != "" {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}

@@ -16,6 +16,14 @@
 // reason text or URLs. A value that is not known (queue unreadable, rates
 // not computed yet, signal off) is absent rather than zero.
 //
+// rabbitscale_workload_annotations_invalid{kind,namespace,workload} is 1
+// while a workload's rabbitscale.io/ annotations do not parse, and absent
+// otherwise (never 0): such a workload has no decision, so its other
+// series go, and this one is all that shows it, on the dashboard's
+// invalid-annotations table and in the RabbitscaleWorkloadAnnotationsInvalid
+// alert (== 1 for 5 minutes). Absent-when-valid keeps one series per
+// broken workload rather than one per workload; the alert needs no absent().
+//
 //	per workload   rabbitscale_workload_queue_messages_ready, _unacked, _consumers,
 //	               rabbitscale_workload_arrival_rate_messages_per_second,
 //	               rabbitscale_workload_processing_rate_messages_per_second,
@@ -25,6 +33,7 @@
 //	               rabbitscale_workload_recommendation_replicas,
 //	               rabbitscale_workload_desired_replicas, _current_replicas, _min_replicas,
 //	               _max_replicas, rabbitscale_workload_paused, rabbitscale_workload_dry_run
+//	misconfigured  rabbitscale_workload_annotations_invalid
 //	counters       rabbitscale_decisions_total{driven_by},
 //	               rabbitscale_decisions_clipped_total{limit},
 //	               rabbitscale_scale_events_total{direction,driven_by},
@@ -53,7 +62,9 @@
 //     ObserveError(ErrorKindBroker). An unknown broker name is
 //     ObserveError(ErrorKindQueue), not a request.
 //   - Tick: a listWorkloads error is ObserveError(ErrorKindOther); a
-//     ParseSpec error goes to reportSkipped: ObserveError(ErrorKindSpec).
+//     ParseSpec error goes to reportSkipped: ObserveError(ErrorKindSpec)
+//     and ObserveAnnotationsInvalid(kind, namespace, name), on every tick
+//     while it lasts (ObserveWorkload clears it once the annotations parse).
 //   - readCPU, on a listSamples error: ObserveError(ErrorKindCPU).
 //   - report, once per synced workload, from its outcome:
 //     ObserveWorkload(kind, namespace, name, spec.Broker,
@@ -66,8 +77,10 @@
 //     ErrReplicasChanged; ObserveError(ErrorKindState) when writing the
 //     annotations failed.
 //   - forgetSeries (every tick, after parsing), for every workload no
-//     longer listed or no longer parsed: ForgetWorkload(kind, namespace,
-//     name).
+//     longer listed, no longer configured or left to another autoscaler:
+//     ForgetWorkload(kind, namespace, name), which drops
+//     rabbitscale_workload_annotations_invalid too. A workload whose
+//     annotations do not parse is kept (its gauge stays).
 //   - the end of Tick: ObserveTick(res.Duration, clock.Now()).
 //
 // # Deployment files (tests in deploy_test.go)

@@ -81,7 +81,8 @@ func TestDashboardQueriesReturnDataInPrometheus(t *testing.T) {
 }
 
 // observeTraffic drives c as the controller would for a workload scaling
-// up on a backlog and a broker with a failing read, until ctx ends.
+// up on a backlog, a workload with invalid annotations and a broker with
+// a failing read, until ctx ends.
 func observeTraffic(ctx context.Context, c *Collectors) {
 	obs, d, spec := scaleUp()
 	spec.Broker, spec.Queue.Names = "main", []string{"orders"}
@@ -89,6 +90,7 @@ func observeTraffic(ctx context.Context, c *Collectors) {
 	defer tick.Stop()
 	for i := 0; ; i++ {
 		c.ObserveWorkload("Deployment", "shop", "worker", spec.Broker, spec.Queue.String(), obs, d, spec)
+		c.ObserveAnnotationsInvalid("Deployment", "shop", "broken")
 		c.ObserveScale("Deployment", "shop", "worker", Direction(d.Current, d.Desired), d.DrivenBy)
 		c.ObserveApply(3 * time.Millisecond)
 		c.ObserveBrokerRequest("main", 12*time.Millisecond, nil)

@@ -20,6 +20,9 @@ type workloadKey struct{ kind, namespace, name string }
 type workloadCollector struct {
 	mu   sync.Mutex
 	recs map[workloadKey]*workloadRecord
+	// invalid holds the workloads whose annotations do not parse: they
+	// have no record (no decision), only rabbitscale_workload_annotations_invalid.
+	invalid map[workloadKey]bool
 }
 
 // workloadRecord is what the last decision of one workload showed, and its
@@ -86,12 +89,14 @@ var (
 		"Decisions a limit moved away from what the signals asked for, by limit kind.", withLabels("limit"))
 	descScaleEvents = workloadDesc("scale_events_total",
 		"Replica changes applied, by direction and by what drove the decision.", withLabels("direction", "driven_by"))
+	descAnnotationsInvalid = workloadDesc("workload_annotations_invalid",
+		"1 while the workload's rabbitscale.io/ annotations do not parse and it is not scaled; absent otherwise.", workloadLabels)
 )
 
 var workloadDescs = []*prometheus.Desc{
 	descReady, descUnacked, descConsumers, descArrival, descProcessing, descQueueAvailable, descRatesAvailable,
 	descPerPodRate, descSignal, descRecommendation, descDesired, descCurrent, descMinReplicas, descMaxReplicas,
-	descPaused, descDryRun, descDecisions, descClipped, descScaleEvents,
+	descPaused, descDryRun, descDecisions, descClipped, descScaleEvents, descAnnotationsInvalid,
 }
 
 func workloadDesc(name, help string, labels []string) *prometheus.Desc {
@@ -103,13 +108,14 @@ func withLabels(extra ...string) []string {
 }
 
 func newWorkloadCollector() *workloadCollector {
-	return &workloadCollector{recs: map[workloadKey]*workloadRecord{}}
+	return &workloadCollector{recs: map[workloadKey]*workloadRecord{}, invalid: map[workloadKey]bool{}}
 }
 
 // observe records one decision of workload k.
 func (wc *workloadCollector) observe(k workloadKey, broker, queueSel string, obs policy.Observation, d policy.Decision, spec policy.Spec) {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
+	delete(wc.invalid, k) // decided: its annotations parse
 	r := wc.recs[k]
 	if r == nil {
 		// The scale event counters start at 0 (scaleEvents is exported
@@ -164,6 +170,18 @@ func (wc *workloadCollector) forget(k workloadKey) {
 	wc.mu.Lock()
 	defer wc.mu.Unlock()
 	delete(wc.recs, k)
+	delete(wc.invalid, k)
+}
+
+// markInvalid records that k's annotations do not parse: its decision
+// series go (they would show the last decision frozen), and
+// rabbitscale_workload_annotations_invalid stays until k is decided again
+// or forgotten.
+func (wc *workloadCollector) markInvalid(k workloadKey) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	delete(wc.recs, k)
+	wc.invalid[k] = true
 }
 
 // Describe implements prometheus.Collector.
@@ -184,6 +202,9 @@ func (wc *workloadCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter := func(d *prometheus.Desc, v float64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+	}
+	for k := range wc.invalid {
+		gauge(descAnnotationsInvalid, 1, k.kind, k.namespace, k.name)
 	}
 	for k, r := range wc.recs {
 		ql := []string{k.kind, k.namespace, k.name, r.broker, r.queue}

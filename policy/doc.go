@@ -18,6 +18,10 @@
 // problem at once, each a *FieldError naming the key and the bad value,
 // joined with errors.Join; unknown rabbitscale.io/ keys get a did-you-mean.
 // A workload without any rabbitscale.io/ configuration gets ErrNoQueue.
+// lint.go's Lint finds what a valid Spec accepts but never uses (activation
+// keys while min-replicas is above 0, min-replicas equal to max-replicas,
+// fallback-after without fallback-replicas), for `rabbitscale validate`;
+// the controller scales such a workload as its Spec says.
 //
 // observation.go is what the controller measures each tick: the summed
 // queue depth and the rates it computed from the broker's counters, and one

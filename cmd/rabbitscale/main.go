@@ -1,7 +1,7 @@
 // Command rabbitscale is the rabbitscale controller binary. It holds wiring
 // only: flags become an options struct, and the options start the packages
 // that do the work (see STYLE.md). Its subcommands are run (the controller),
-// status, simulate and version. The external metrics API adapter
+// status, simulate, validate and version. The external metrics API adapter
 // is its own binary, cmd/rabbitscale-adapter, so that this one does not link
 // the API server libraries.
 package main
@@ -36,7 +36,7 @@ func newRootCommand() *cobra.Command {
 	klogFlags := flag.NewFlagSet("klog", flag.ExitOnError)
 	klog.InitFlags(klogFlags)
 	root.PersistentFlags().AddGoFlagSet(klogFlags)
-	root.AddCommand(newRunCommand(), newStatusCommand(), newSimulateCommand())
+	root.AddCommand(newRunCommand(), newStatusCommand(), newSimulateCommand(), newValidateCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version of rabbitscale",

@@ -116,7 +116,8 @@ func (o *SimulateOptions) Validate() []error {
 }
 
 // annotations merges the manifest's annotations with --annotation, adding
-// a queue name when none is given (the simulator reads no broker).
+// a queue name when neither queue nor queue-pattern is given (the simulator
+// reads no broker).
 func (o *SimulateOptions) annotations() (map[string]string, error) {
 	ann := map[string]string{}
 	if o.Manifest != "" {
@@ -133,7 +134,11 @@ func (o *SimulateOptions) annotations() (map[string]string, error) {
 		k, v, _ := strings.Cut(a, "=")
 		ann[strings.TrimSpace(k)] = strings.TrimSpace(v)
 	}
-	if ann[policy.KeyQueue] == "" && ann[policy.KeyQueuePattern] == "" {
+	// Only when neither key is there: an empty queue (queue: "") is the
+	// user's mistake, which ParseSpec reports, not a gap to fill.
+	_, hasQueue := ann[policy.KeyQueue]
+	_, hasPattern := ann[policy.KeyQueuePattern]
+	if !hasQueue && !hasPattern {
 		ann[policy.KeyQueue] = "simulated"
 	}
 	return ann, nil

@@ -126,13 +126,26 @@ metadata:
 }
 
 func TestSimulateCommandReportsAnnotationErrors(t *testing.T) {
-	cmd := newRootCommand()
-	cmd.SetOut(io.Discard)
-	cmd.SetErr(io.Discard)
-	cmd.SetArgs([]string{"simulate", "--annotation", "rabbitscale.io/target-depth-per-pod=ten"})
-	err := cmd.Execute()
-	if err == nil || !strings.Contains(err.Error(), `rabbitscale.io/target-depth-per-pod: "ten" is not an integer`) {
-		t.Errorf("error %v, want the annotation named", err)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not an integer", []string{"--annotation", "rabbitscale.io/target-depth-per-pod=ten"},
+			`rabbitscale.io/target-depth-per-pod: "ten" is not an integer`},
+		// An empty queue is not replaced by the simulator's own name.
+		{"empty queue", []string{"--annotation", "rabbitscale.io/target-depth-per-pod=10", "--annotation", "rabbitscale.io/queue="},
+			`rabbitscale.io/queue: "" is empty`},
+	}
+	for _, tt := range tests {
+		cmd := newRootCommand()
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs(append([]string{"simulate", "--duration", "1m"}, tt.args...))
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
 	}
 }
 
