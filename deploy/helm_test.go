@@ -51,6 +51,7 @@ var valueSets = map[string]map[string]any{
 		"extraArgs":      []any{"--interval=10s"},
 	},
 	"namespaced": {"watch": map[string]any{"namespaces": []any{"shop"}}},
+	"two-teams":  {"watch": map[string]any{"namespaces": []any{"shop", "billing"}}},
 	"digest":     {"image": map[string]any{"repository": "registry.example/rs", "tag": "9.9.9", "digest": "sha256:" + strings.Repeat("ab", 32)}},
 	"single":     {"replicas": 1, "leaderElection": map[string]any{"enabled": false}},
 }
@@ -147,12 +148,12 @@ func TestChartRenders(t *testing.T) {
 		name:    "defaults",
 		objects: join(controllerObjects, leaderElection, clusterScope, pdb),
 		image:   "ghcr.io/rabbitscale/rabbitscale:0.1.0",
-		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller"}),
+		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller"}),
 	}, {
 		name:    "everything",
 		objects: join(controllerObjects, leaderElection, clusterScope, pdb, adapter, monitoring),
 		image:   "ghcr.io/rabbitscale/rabbitscale:0.1.0",
-		args: slices.Concat([]string{"run", "--config=/etc/rabbitscale/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller",
+		args: slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller",
 			"--leader-election-lease-duration=30s", "--leader-election-renew-deadline=20s", "--leader-election-retry-period=4s", "--interval=10s"}),
 	}, {
 		name: "namespaced",
@@ -160,19 +161,26 @@ func TestChartRenders(t *testing.T) {
 		// cluster-wide.
 		objects: join(controllerObjects, leaderElection, pdb, []string{"Role shop/shop-rabbitscale", "RoleBinding shop/shop-rabbitscale"}),
 		image:   "ghcr.io/rabbitscale/rabbitscale:0.1.0",
-		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller", "--namespace=shop"}),
+		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller", "--namespaces=shop"}),
+	}, {
+		name: "two-teams",
+		// A Role in each watched namespace, still nothing cluster-wide.
+		objects: join(controllerObjects, leaderElection, pdb, []string{"Role shop/shop-rabbitscale", "RoleBinding shop/shop-rabbitscale",
+			"Role billing/shop-rabbitscale", "RoleBinding billing/shop-rabbitscale"}),
+		image: "ghcr.io/rabbitscale/rabbitscale:0.1.0",
+		args:  slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller", "--namespaces=shop,billing"}),
 	}, {
 		name:    "digest",
 		objects: join(controllerObjects, leaderElection, clusterScope, pdb),
 		image:   "registry.example/rs@sha256:" + strings.Repeat("ab", 32),
-		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller"}),
+		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller"}),
 	}, {
 		name: "single",
 		// One replica without leader election: no Lease Role, no PDB
 		// (minAvailable 1 of 1 would block every drain).
 		objects: join(controllerObjects, clusterScope),
 		image:   "ghcr.io/rabbitscale/rabbitscale:0.1.0",
-		args:    []string{"run", "--config=/etc/rabbitscale/brokers.yaml", "--health-addr=:8081", "--leader-elect=false"},
+		args:    []string{"run", "--config=/etc/rabbitscale/config/brokers.yaml", "--health-addr=:8081", "--leader-elect=false"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,8 +236,6 @@ func TestChartRefusesWhatTheControllerCannotDo(t *testing.T) {
 		values map[string]any
 		want   string
 	}{
-		{"multi-namespace watch", map[string]any{"watch": map[string]any{"namespaces": []any{"shop", "billing"}}},
-			"multi-namespace watch is not supported yet"},
 		{"replicas without leader election", map[string]any{"leaderElection": map[string]any{"enabled": false}},
 			"replicas: 2 controllers without leaderElection.enabled"},
 		{"credentials in a URL", map[string]any{"brokers": []any{map[string]any{"name": "default", "managementURL": "http://guest:guest@rabbit:15672"}}},

@@ -28,7 +28,7 @@ type Options struct {
 // otherwise.
 func NewOptions() *Options {
 	o := &Options{
-		Config:   "/etc/rabbitscale/brokers.yaml",
+		Config:   "/etc/rabbitscale/config/brokers.yaml",
 		Interval: 5 * time.Second,
 		MaxAge:   time.Minute,
 		Server:   cmoptions.NewCustomMetricsAdapterServerOptions(),

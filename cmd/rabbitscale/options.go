@@ -45,7 +45,7 @@ type RunOptions struct {
 // NewRunOptions returns the defaults.
 func NewRunOptions() *RunOptions {
 	return &RunOptions{
-		Config:                      "/etc/rabbitscale/brokers.yaml",
+		Config:                      "/etc/rabbitscale/config/brokers.yaml",
 		Interval:                    5 * time.Second,
 		KubeAPIQPS:                  50,
 		KubeAPIBurst:                100,

@@ -59,15 +59,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
-The watched namespace: "" for the whole cluster. Fails on more than one:
-`rabbitscale run --namespace` takes a single namespace in this version.
+The watched namespaces, comma-separated: "" for the whole cluster.
+`rabbitscale run --namespaces` watches each on its own, so the Roles of
+rbac.yaml are all it needs.
 */}}
 {{- define "rabbitscale.watchNamespace" -}}
 {{- $ns := .Values.watch.namespaces | default list }}
-{{- if gt (len $ns) 1 }}
-{{- fail (printf "watch.namespaces: %v lists %d namespaces, but this version of rabbitscale watches one namespace or the whole cluster: multi-namespace watch is not supported yet. List one namespace, or none for the whole cluster." $ns (len $ns)) }}
-{{- end }}
-{{- if eq (len $ns) 1 }}{{ index $ns 0 }}{{ end }}
+{{- join "," $ns }}
 {{- end }}
 
 {{/*
@@ -107,9 +105,10 @@ watched namespace otherwise.
 
 {{/* The volumes both binaries read their configuration from. */}}
 {{- define "rabbitscale.configVolumeMounts" -}}
+# A directory, not a subPath: the kubelet then updates the file in place
+# when the ConfigMap changes, and both binaries read it again.
 - name: brokers
-  mountPath: /etc/rabbitscale/brokers.yaml
-  subPath: brokers.yaml
+  mountPath: /etc/rabbitscale/config
   readOnly: true
 - name: credentials
   mountPath: /etc/rabbitscale/credentials
