@@ -64,6 +64,11 @@ type Config struct {
 	Interval time.Duration
 	// DryRun decides and reports for every workload but changes nothing.
 	DryRun bool
+	// SkipIdleFirst turns idle-first scale-down off: the controller never
+	// writes pods (their deletion cost), so its RBAC needs no pod patch,
+	// and a scale-down removes whichever pods the ReplicaSet picks, busy
+	// or not.
+	SkipIdleFirst bool
 	// StateSyncPeriod is how often a workload's annotations are rewritten
 	// only to refresh their figures (DefaultStateSyncPeriod when 0). A
 	// change of replicas, of the decision's Summary or of the state's
@@ -147,6 +152,7 @@ type Controller struct {
 	clock    clock.WithTicker
 	interval time.Duration
 	dryRun   bool
+	noIdle   bool // SkipIdleFirst
 	syncEach time.Duration
 	writes   int           // AnnotationWritesPerTick
 	rewarn   time.Duration // WarningRepeatPeriod
@@ -233,7 +239,7 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 	}
 	c := &Controller{
 		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, set: cfg.BrokerSet, recorder: cfg.Recorder, clock: cfg.Clock,
-		interval: cfg.Interval, dryRun: cfg.DryRun, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick, rewarn: cfg.WarningRepeatPeriod,
+		interval: cfg.Interval, dryRun: cfg.DryRun, noIdle: cfg.SkipIdleFirst, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick, rewarn: cfg.WarningRepeatPeriod,
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		byNS:   map[string]*listers{},
 		states: map[types.UID]*memory{}, warned: map[string]warning{}, cpuWarned: map[string]warning{},

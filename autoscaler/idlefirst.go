@@ -53,7 +53,7 @@ func (c *Controller) markIdleFirst(ctx context.Context, p *parsedWorkload) {
 		logger.V(4).Info("Skipping idle-first marking: only ReplicaSets honour the pod deletion cost")
 		return
 	}
-	if c.dryRun {
+	if c.dryRun || c.noIdle {
 		return
 	}
 	lister, ok := c.brokers[p.spec.Broker].(ConsumerLister)

@@ -56,8 +56,13 @@ func podAt(name, ip string, ann map[string]string) *corev1.Pod {
 // scaled down to 1 (depth 50, 100 per pod) on its second tick.
 func idleFixture(t *testing.T, b *consumerBroker, objs ...runtime.Object) *fixture {
 	t.Helper()
+	return idleFixtureWith(t, b, func(*Config) {}, objs...)
+}
+
+func idleFixtureWith(t *testing.T, b *consumerBroker, configure func(*Config), objs ...runtime.Object) *fixture {
+	t.Helper()
 	objs = append(objs, cpuDeployment("ns", "worker", 4, ann("jobs", "target-depth-per-pod", "100", "scale-down-cooldown", "10s")))
-	f := newFixtureWith(t, func(c *Config) { c.Brokers = map[string]Snapshotter{"default": b} }, objs...)
+	f := newFixtureWith(t, func(c *Config) { c.Brokers = map[string]Snapshotter{"default": b}; configure(c) }, objs...)
 	b.fakeBroker = f.broker
 	f.broker.depth["jobs"] = 50
 	return f
@@ -195,4 +200,20 @@ func TestStatefulSetsAreNotMarked(t *testing.T) {
 
 func unacked(ip string, n int64) map[netip.Addr]int64 {
 	return map[netip.Addr]int64{netip.MustParseAddr(ip): n}
+}
+
+// With idle-first off the controller never reads consumers nor writes a
+// pod, so its RBAC needs no pod patch; the scale-down itself goes ahead.
+func TestIdleFirstOffWritesNoPods(t *testing.T) {
+	b := &consumerBroker{consumers: []queue.Consumer{consumer("jobs", "ch1", "10.0.0.1", 7)}}
+	f := idleFixtureWith(t, b, func(c *Config) { c.SkipIdleFirst = true }, podAt("worker-busy", "10.0.0.1", nil))
+	f.ctrl.Tick(context.Background())
+	f.clock.Step(11 * time.Second)
+	f.ctrl.Tick(context.Background())
+	if got := f.replicas("worker"); got != 1 {
+		t.Fatalf("replicas = %d, want the scale-down to 1", got)
+	}
+	if b.calls != 0 || len(f.podWrites()) != 0 {
+		t.Errorf("with idle-first off: consumers read %d times and pods written %q; want neither", b.calls, f.podWrites())
+	}
 }

@@ -50,10 +50,11 @@ var valueSets = map[string]map[string]any{
 		"leaderElection": map[string]any{"leaseDuration": "30s", "renewDeadline": "20s", "retryPeriod": "4s"},
 		"extraArgs":      []any{"--interval=10s"},
 	},
-	"namespaced": {"watch": map[string]any{"namespaces": []any{"shop"}}},
-	"two-teams":  {"watch": map[string]any{"namespaces": []any{"shop", "billing"}}},
-	"digest":     {"image": map[string]any{"repository": "registry.example/rs", "tag": "9.9.9", "digest": "sha256:" + strings.Repeat("ab", 32)}},
-	"single":     {"replicas": 1, "leaderElection": map[string]any{"enabled": false}},
+	"namespaced":    {"watch": map[string]any{"namespaces": []any{"shop"}}},
+	"two-teams":     {"watch": map[string]any{"namespaces": []any{"shop", "billing"}}},
+	"no-pod-writes": {"idleFirst": map[string]any{"enabled": false}},
+	"digest":        {"image": map[string]any{"repository": "registry.example/rs", "tag": "9.9.9", "digest": "sha256:" + strings.Repeat("ab", 32)}},
+	"single":        {"replicas": 1, "leaderElection": map[string]any{"enabled": false}},
 }
 
 func TestChartLints(t *testing.T) {
@@ -170,6 +171,11 @@ func TestChartRenders(t *testing.T) {
 		image: "ghcr.io/rabbitscale/rabbitscale:0.1.0",
 		args:  slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller", "--namespaces=shop,billing"}),
 	}, {
+		name:    "no-pod-writes",
+		objects: join(controllerObjects, leaderElection, clusterScope, pdb),
+		image:   "ghcr.io/rabbitscale/rabbitscale:0.1.0",
+		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller", "--idle-first=false"}),
+	}, {
 		name:    "digest",
 		objects: join(controllerObjects, leaderElection, clusterScope, pdb),
 		image:   "registry.example/rs@sha256:" + strings.Repeat("ab", 32),
@@ -227,6 +233,30 @@ func TestChartRenders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Pods are patched only for idle-first scale-down: with it off, the
+// controller's role may read pods but not write them.
+func TestChartPodPatchOnlyForIdleFirst(t *testing.T) {
+	for name, want := range map[string][]string{
+		"defaults":      {"get", "list", "watch", "patch"},
+		"no-pod-writes": {"get", "list", "watch"},
+	} {
+		objs, err := deploy.RenderChart(t.TempDir(), "shop", "ops", valueSets[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		role := convert[rbacv1.ClusterRole](t, find(t, objs, "ClusterRole", "shop-rabbitscale"))
+		var got []string
+		for _, r := range role.Rules {
+			if slices.Contains(r.APIGroups, "") && slices.Contains(r.Resources, "pods") {
+				got = append(got, r.Verbs...)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: verbs on pods (-want +got):\n%s", name, diff)
+		}
 	}
 }
 

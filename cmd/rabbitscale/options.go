@@ -20,6 +20,8 @@ type RunOptions struct {
 	Config   string
 	Interval time.Duration
 	DryRun   bool
+	// IdleFirst marks busy pods before a scale-down (it patches pods).
+	IdleFirst bool
 	// Namespace and Namespaces limit what is watched (Namespaces is a
 	// list, one informer each); set at most one.
 	Namespace     string
@@ -47,6 +49,7 @@ func NewRunOptions() *RunOptions {
 	return &RunOptions{
 		Config:                      "/etc/rabbitscale/config/brokers.yaml",
 		Interval:                    5 * time.Second,
+		IdleFirst:                   true,
 		KubeAPIQPS:                  50,
 		KubeAPIBurst:                100,
 		StateSyncPeriod:             autoscaler.DefaultStateSyncPeriod,
@@ -66,6 +69,7 @@ func (o *RunOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Config, "config", o.Config, "Path to the broker configuration (YAML or JSON: brokers with URLs, credentials from env or files, TLS).")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "Time between ticks: each tick reads every broker once and decides for every workload.")
 	fs.BoolVar(&o.DryRun, "dry-run", o.DryRun, "Decide and report for every workload, change no replicas.")
+	fs.BoolVar(&o.IdleFirst, "idle-first", o.IdleFirst, "Before a Deployment's scale-down, give pods whose consumers hold unacked messages a higher pod-deletion-cost, so that idle pods go first. It patches pods; with false the controller needs no pod patch permission, and a scale-down may remove busy pods (their unacked messages are redelivered).")
 	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "Watch only this namespace; empty watches all.")
 	fs.StringSliceVar(&o.Namespaces, "namespaces", o.Namespaces, "Watch only these namespaces (comma-separated), so that Roles in each of them suffice and no ClusterRole is needed; empty watches all.")
 	fs.StringVar(&o.LabelSelector, "label-selector", o.LabelSelector, "Watch only workloads matching this label selector.")

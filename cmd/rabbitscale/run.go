@@ -93,7 +93,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
 		Kube: kube, BrokerSet: brokers, Recorder: recorder, Interval: o.Interval,
-		DryRun: o.DryRun, StateSyncPeriod: o.StateSyncPeriod,
+		DryRun: o.DryRun, SkipIdleFirst: !o.IdleFirst, StateSyncPeriod: o.StateSyncPeriod,
 		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(o.KubeAPIQPS, o.Interval),
 		PodMetrics:              podMetrics,
 		Observer:                metrics.NewCollectors(reg), Leader: leader, FieldManager: "rabbitscale-" + id,

@@ -83,11 +83,18 @@ watched namespace otherwise.
 - apiGroups: ["apps"]
   resources: ["deployments/scale", "statefulsets/scale"]
   verbs: ["get", "update"]
+{{- if .Values.idleFirst.enabled }}
 # Readiness and CPU requests, pod IPs for idle-first scale-down; patch sets
 # controller.kubernetes.io/pod-deletion-cost.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["get", "list", "watch", "patch"]
+{{- else }}
+# Readiness and CPU requests (idle-first is off: no pod is ever written).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
 # Rescaled and warning events on the workloads.
 - apiGroups: [""]
   resources: ["events"]
