@@ -56,8 +56,8 @@ bench-controller: deps tools ## Benchmark a tick over 1,000 Deployments and queu
 	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) test -tags integration -run '^$$' -bench '^BenchmarkController$$' -benchtime 20x -timeout 30m ./integration/
 
 .PHONY: demo
-demo: deps tools build ## Watch the controller scale a worker through a burst on a local API server and RabbitMQ; writes demo.svg (DEMO_DURATION=150s).
-	KUBEBUILDER_ASSETS="$$(hack/tools.sh)" $(GO) run ./hack/demo
+demo: deps build ## Watch the controller scale a worker through a burst on a local API server and RabbitMQ; writes demo.svg (DEMO_DURATION=150s).
+	KUBEBUILDER_ASSETS="$$(hack/tools.sh etcd kube-apiserver)" $(GO) run ./hack/demo
 
 .PHONY: simulate
 simulate: ## Compare rabbitscale with KEDA, a CPU-only HPA and fixed:12 on the built-in scenarios (writes bin/simulate/).

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager and etcd from the Go module
 # proxy into a cache directory keyed by version, and prints that directory.
-# A second run finds the binaries and returns at once.
+# A second run finds the binaries and returns at once. Name binaries to
+# build only those (`hack/tools.sh etcd kube-apiserver`, what `make demo`
+# needs); with none it builds all three (what `make test` needs).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,7 +19,14 @@ build() { # build <binary name> <package>
   mv "$dir/$1.tmp" "$dir/$1"
 }
 
-build etcd go.etcd.io/etcd/server/v3
-build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
+want=("$@")
+if [ ${#want[@]} -eq 0 ]; then want=(etcd kube-apiserver kube-controller-manager); fi
+for b in "${want[@]}"; do
+  case "$b" in
+    etcd) build etcd go.etcd.io/etcd/server/v3 ;;
+    kube-apiserver) build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver ;;
+    kube-controller-manager) build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager ;;
+    *) echo "hack/tools.sh: unknown binary $b (etcd, kube-apiserver, kube-controller-manager)" >&2; exit 2 ;;
+  esac
+done
 echo "$dir"
