@@ -216,20 +216,7 @@ func TestDeployManifests(t *testing.T) {
 		createDeployment(ctx, t, kc, ns, "worker", 1, annotations(q, "target-depth-per-pod", "100", "max-replicas", "10"))
 
 		dir := t.TempDir()
-		kubeconfig := filepath.Join(dir, "kubeconfig")
-		if err := cp.Kubeconfig(kubeconfig); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := clientcmd.LoadFromFile(kubeconfig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ai := range cfg.AuthInfos {
-			ai.Impersonate, ai.ImpersonateGroups = controllerSA, controllerGroups
-		}
-		if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
-			t.Fatal(err)
-		}
+		impersonatingKubeconfig(t, dir, controllerSA, controllerGroups) // runBinary finds dir/kubeconfig
 		runBinary(t, dir, "sa", "--namespace", ns, "--leader-election-namespace", controllerNS,
 			"--leader-election-id", fmt.Sprintf("rabbitscale-%s", ns))
 
@@ -240,4 +227,26 @@ func TestDeployManifests(t *testing.T) {
 			t.Errorf("Rescaled event from %q, want the impersonated controller \"sa\"", e.Source.Host)
 		}
 	})
+}
+
+// impersonatingKubeconfig writes dir/kubeconfig for the test API server,
+// acting as user in groups (a ServiceAccount, say), so that a process run
+// with it has exactly that identity's RBAC.
+func impersonatingKubeconfig(t *testing.T, dir, user string, groups []string) string {
+	t.Helper()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := cp.Kubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ai := range cfg.AuthInfos {
+		ai.Impersonate, ai.ImpersonateGroups = user, groups
+	}
+	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	return kubeconfig
 }

@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/rabbitscale/rabbitscale/deploy"
 )
@@ -257,20 +256,7 @@ func runPod(ctx context.Context, t *testing.T, kc kubernetes.Interface, d *appsv
 
 	// The pod's in-cluster credentials: the API server, as its ServiceAccount.
 	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := cp.Kubeconfig(kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := clientcmd.LoadFromFile(kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ai := range cfg.AuthInfos {
-		ai.Impersonate, ai.ImpersonateGroups = user, groups
-	}
-	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := impersonatingKubeconfig(t, dir, user, groups)
 	args = append(args, "--kubeconfig="+kubeconfig, "--interval="+tickInterval.String(), "--health-addr=127.0.0.1:0")
 	t.Logf("rabbitscale %s", strings.Join(args, " "))
 	return startProcess(t, dir, podName, rabbitscaleBinary(t), args...)
