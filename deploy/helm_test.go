@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,6 +54,7 @@ var valueSets = map[string]map[string]any{
 	"namespaced":    {"watch": map[string]any{"namespaces": []any{"shop"}}},
 	"two-teams":     {"watch": map[string]any{"namespaces": []any{"shop", "billing"}}},
 	"no-pod-writes": {"idleFirst": map[string]any{"enabled": false}},
+	"adapter-tls":   {"adapter": map[string]any{"enabled": true, "tls": map[string]any{"certManager": true}}},
 	"digest":        {"image": map[string]any{"repository": "registry.example/rs", "tag": "9.9.9", "digest": "sha256:" + strings.Repeat("ab", 32)}},
 	"single":        {"replicas": 1, "leaderElection": map[string]any{"enabled": false}},
 }
@@ -123,6 +125,7 @@ func TestChartRenders(t *testing.T) {
 		"ClusterRoleBinding /shop-rabbitscale-adapter:system:auth-delegator",
 		"ClusterRoleBinding /shop-rabbitscale-external-metrics-reader:horizontal-pod-autoscaler",
 		"Deployment ops/shop-rabbitscale-adapter",
+		"PodDisruptionBudget ops/shop-rabbitscale-adapter",
 		"RoleBinding kube-system/shop-rabbitscale-adapter-auth-reader",
 		"Service ops/shop-rabbitscale-adapter",
 		"ServiceAccount ops/shop-rabbitscale-adapter",
@@ -256,6 +259,71 @@ func TestChartPodPatchOnlyForIdleFirst(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: verbs on pods (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+// The aggregator checks the adapter's certificate against the APIService's
+// caBundle: from cert-manager's CA injector, or given; only without either
+// does the APIService skip verification.
+func TestChartAdapterTLS(t *testing.T) {
+	const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	tests := []struct {
+		name        string
+		tls         map[string]any
+		insecure    bool
+		caBundle    string
+		injectFrom  string
+		secret      string
+		certManager bool
+	}{
+		{"self-signed", map[string]any{}, true, "", "", "", false},
+		{"cert-manager", map[string]any{"certManager": true}, false, "", "ops/shop-rabbitscale-adapter", "shop-rabbitscale-adapter-tls", true},
+		{"own certificate", map[string]any{"secretName": "adapter-tls", "caBundle": ca}, false, ca, "", "adapter-tls", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, err := deploy.RenderChart(t.TempDir(), "shop", "ops", map[string]any{"adapter": map[string]any{"enabled": true, "tls": tt.tls}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// No kube-aggregator types here: read the APIService's fields.
+			svc := find(t, objs, "APIService", "v1beta1.external.metrics.k8s.io")
+			insecure, _, _ := unstructured.NestedBool(svc.Object, "spec", "insecureSkipTLSVerify")
+			b64, _, _ := unstructured.NestedString(svc.Object, "spec", "caBundle")
+			bundle, err := base64.StdEncoding.DecodeString(b64)
+			if err != nil {
+				t.Fatalf("caBundle %q: %v", b64, err)
+			}
+			inject := svc.GetAnnotations()["cert-manager.io/inject-ca-from"]
+			if insecure != tt.insecure || string(bundle) != tt.caBundle || inject != tt.injectFrom {
+				t.Errorf("APIService: insecure %v, caBundle %q, inject-ca-from %q; want %v, %q, %q",
+					insecure, bundle, inject, tt.insecure, tt.caBundle, tt.injectFrom)
+			}
+			pod := convert[appsv1.Deployment](t, find(t, objs, "Deployment", "shop-rabbitscale-adapter")).Spec.Template.Spec
+			var mounted string
+			for _, v := range pod.Volumes {
+				if v.Name == "tls" {
+					mounted = v.Secret.SecretName
+				}
+			}
+			hasFlags := slices.Contains(pod.Containers[0].Args, "--tls-cert-file=/etc/rabbitscale/tls/tls.crt")
+			if mounted != tt.secret || hasFlags != (tt.secret != "") {
+				t.Errorf("adapter mounts TLS Secret %q (flags %v), want %q", mounted, hasFlags, tt.secret)
+			}
+			hasCert := false
+			for _, o := range objs {
+				hasCert = hasCert || o.GetKind() == "Certificate"
+			}
+			if hasCert != tt.certManager {
+				t.Errorf("a cert-manager Certificate rendered: %v, want %v", hasCert, tt.certManager)
+			}
+		})
+	}
+	for _, bad := range []map[string]any{{"secretName": "adapter-tls"}, {"certManager": true, "caBundle": ca}} {
+		_, err := deploy.RenderChart(t.TempDir(), "shop", "ops", map[string]any{"adapter": map[string]any{"enabled": true, "tls": bad}})
+		if err == nil || !strings.Contains(err.Error(), "adapter.tls") {
+			t.Errorf("tls %v: %v, want an error naming adapter.tls", bad, err)
 		}
 	}
 }
