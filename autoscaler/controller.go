@@ -176,8 +176,9 @@ type Controller struct {
 	mu        sync.Mutex
 	brokerErr map[string]string // broker -> its last read's error, while it fails
 	states    map[types.UID]*memory
-	warned    map[string]warning // workload key -> last warning
-	cpuWarned map[string]warning // workload key -> last CPUMetricsUnavailable warning
+	warned    map[string]warning      // workload key -> last warning
+	cpuWarned map[string]warning      // workload key -> last CPUMetricsUnavailable warning
+	live      map[string]LiveDecision // workload key -> latest decision (Decisions)
 }
 
 // Informers are informer factories the controller reads from: either
@@ -242,7 +243,7 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 		interval: cfg.Interval, dryRun: cfg.DryRun, noIdle: cfg.SkipIdleFirst, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick, rewarn: cfg.WarningRepeatPeriod,
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		byNS:   map[string]*listers{},
-		states: map[types.UID]*memory{}, warned: map[string]warning{}, cpuWarned: map[string]warning{},
+		states: map[types.UID]*memory{}, warned: map[string]warning{}, cpuWarned: map[string]warning{}, live: map[string]LiveDecision{},
 		brokerErr: map[string]string{}, leader: cfg.Leader, fieldManager: cmp.Or(cfg.FieldManager, "rabbitscale"),
 	}
 	for _, sc := range scopes {

@@ -76,6 +76,11 @@ func (c *Controller) forgetSeries(live []parsedWorkload, invalid []*workload) {
 			delete(c.observed, k)
 		}
 	}
+	decided := make(map[string]bool, len(live))
+	for _, p := range live {
+		decided[p.key()] = true
+	}
+	c.forgetLive(decided)
 }
 
 // brokerRead is one broker's snapshot for this tick, or why there is none.

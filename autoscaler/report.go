@@ -11,6 +11,7 @@ import (
 // the only place a sync's events and per-workload metrics come from.
 func (c *Controller) report(p *parsedWorkload, out outcome) {
 	w, d := p.workload, out.decision
+	c.keepLive(w, d, out.at)
 	if out.stateErr != nil {
 		c.warn(w, ReasonInvalidAnnotations, "%v; starting from an empty state", out.stateErr)
 	}

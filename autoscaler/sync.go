@@ -68,6 +68,7 @@ type problem struct {
 // outcome is what one workload's sync saw and did. The report step turns
 // it into warnings, events and metrics; nothing before it tells anyone.
 type outcome struct {
+	at       time.Time // when it was decided
 	obs      policy.Observation
 	decision policy.Decision
 	// queueProblem is nil when the queues read fine.
@@ -165,7 +166,7 @@ func (c *Controller) decideAndApply(ctx context.Context, p *parsedWorkload, in i
 	out.stateErr = err
 	out.obs, out.queueProblem, out.cpuErr = observation(p, in)
 	d, next := policy.Decide(p.spec, out.obs, mem.state, in.now)
-	out.decision = d
+	out.decision, out.at = d, in.now
 
 	rv := p.ResourceVersion
 	if d.Apply {

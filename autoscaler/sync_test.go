@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rabbitscale/rabbitscale/policy"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -201,5 +202,44 @@ func TestAnnotationWriteBudget(t *testing.T) {
 		if got := AnnotationWriteBudget(tt.qps, tt.interval); got != tt.want {
 			t.Errorf("AnnotationWriteBudget(%v, %s) = %d, want %d", tt.qps, tt.interval, got, tt.want)
 		}
+	}
+}
+
+// Decisions is each workload's latest decision, tick by tick, even while
+// the annotations wait for their next write; a deleted workload leaves it.
+func TestDecisionsAreLive(t *testing.T) {
+	f := newFixture(t, false, deployment("worker", 2, ann("jobs", "target-depth-per-pod", "100")))
+	f.broker.depth["jobs"] = 700
+	f.ctrl.Tick(context.Background())
+	got := f.ctrl.Decisions()
+	if len(got) != 1 || got[0].Name != "worker" || got[0].Decision.Reason != "depth 700 > 2 pods x 100 wants 7; scale 2 -> 7" || !got[0].At.Equal(t0) {
+		t.Fatalf("Decisions after the first tick = %+v", got)
+	}
+	if err := waitForReplicas(f, "worker", 7); err != nil {
+		t.Fatal(err)
+	}
+	// The queue drains a second later: the live decision says so at once,
+	// the annotation (written 1 s ago) still has the scale-up.
+	f.broker.depth["jobs"] = 0
+	f.clock.Step(time.Second)
+	f.ctrl.Tick(context.Background())
+	live := f.ctrl.Decisions()[0].Decision
+	stored, err := policy.DecodeDecision(f.annotation("worker", policy.DecisionAnnotation))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.Signals.Depth.Value != 0 || stored.Signals.Depth.Value != 700 {
+		t.Errorf("live depth %v and annotated depth %v, want 0 and 700", live.Signals.Depth.Value, stored.Signals.Depth.Value)
+	}
+	if err := f.kube.AppsV1().Deployments("ns").Delete(context.Background(), "worker", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.ctrl.Decisions()) > 0 && time.Now().Before(deadline) {
+		f.ctrl.Tick(context.Background())
+		time.Sleep(time.Millisecond)
+	}
+	if got := f.ctrl.Decisions(); len(got) != 0 {
+		t.Errorf("Decisions after the workload was deleted = %+v, want none", got)
 	}
 }

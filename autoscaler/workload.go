@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -113,6 +114,10 @@ type Workload struct {
 	Annotations map[string]string
 	// Replicas is spec.replicas (1 when unset).
 	Replicas int32
+	// Written is when rabbitscale last wrote the workload's annotations,
+	// from its managedFields (zero when unknown): how old the decision
+	// annotation is.
+	Written time.Time
 }
 
 // ListManaged reads the workloads in namespace (every namespace when it is
@@ -135,12 +140,32 @@ func ListManaged(ctx context.Context, kube kubernetes.Interface, namespace strin
 	for i := range sl.Items {
 		ss[i] = &sl.Items[i]
 	}
+	written := map[types.UID]time.Time{}
+	for _, d := range ds {
+		written[d.UID] = annotationsWritten(d.ManagedFields)
+	}
+	for _, s := range ss {
+		written[s.UID] = annotationsWritten(s.ManagedFields)
+	}
 	ws := managed(ds, ss)
 	out := make([]Workload, len(ws))
 	for i, w := range ws {
-		out[i] = Workload{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Annotations: w.Annotations, Replicas: w.Replicas}
+		out[i] = Workload{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Annotations: w.Annotations, Replicas: w.Replicas, Written: written[w.UID]}
 	}
 	return out, nil
+}
+
+// annotationsWritten is the latest time a rabbitscale field manager
+// (Config.FieldManager: "rabbitscale" or "rabbitscale-<identity>") changed
+// the object itself, not its scale: its annotation writes.
+func annotationsWritten(fields []metav1.ManagedFieldsEntry) time.Time {
+	var t time.Time
+	for _, f := range fields {
+		if f.Subresource == "" && f.Time != nil && (f.Manager == "rabbitscale" || strings.HasPrefix(f.Manager, "rabbitscale-")) && f.Time.After(t) {
+			t = f.Time.Time
+		}
+	}
+	return t
 }
 
 // lastApplied is kubectl's copy of the whole object: often the largest

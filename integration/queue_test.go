@@ -233,7 +233,9 @@ func TestQueueUnacked(t *testing.T) {
 	for _, kind := range []queue.SourceKind{queue.SourceManagement, queue.SourcePrometheus} {
 		t.Run(string(kind), func(t *testing.T) {
 			src := newSource(t, brokerConfig(t, kind))
-			q, reads := pollQueue(ctx, t, src, scope, k, func(q queue.QueueStats) bool { return q.Unacked == 10 && q.Ready == n-10 })
+			// The broker refreshes the message counts and the consumer
+			// count in separate statistics events: wait for both.
+			q, reads := pollQueue(ctx, t, src, scope, k, func(q queue.QueueStats) bool { return q.Unacked == 10 && q.Ready == n-10 && q.Consumers == 1 })
 			t.Logf("%s: ready %d unacked %d consumers %d after %d reads (consumer received %d)", kind, q.Ready, q.Unacked, q.Consumers, reads, got.Load())
 			if q.Consumers != 1 {
 				t.Errorf("%s: consumers = %d, want 1", kind, q.Consumers)

@@ -89,7 +89,7 @@ func TestRunOptionsFlagsReachTheStruct(t *testing.T) {
 func TestProfilingIsOptIn(t *testing.T) {
 	var ready atomic.Bool
 	for _, profiling := range []bool{false, true} {
-		srv := httpServer("", &ready, http.NotFoundHandler(), profiling)
+		srv := httpServer("", &ready, http.NotFoundHandler(), nil, profiling)
 		for path, want := range map[string]int{
 			"/healthz":      http.StatusOK,
 			"/readyz":       http.StatusServiceUnavailable,

@@ -106,7 +106,8 @@ func run(ctx context.Context, o *RunOptions) error {
 		defer func() { cancel(); f.Shutdown() }()
 	}
 	var ready atomic.Bool
-	stopServing := serve(ctx, o, &ready, metrics.Handler(reg))
+	leading := func() bool { return leader == nil || leader() == nil }
+	stopServing := serve(ctx, o, &ready, metrics.Handler(reg), autoscaler.DecisionsHandler(ctrl, id, leading))
 	defer stopServing()
 	// Ready once the caches are warm, leader or not: a standby is ready to
 	// take over.
@@ -201,8 +202,8 @@ func newLeaseGuard(kube kubernetes.Interface, o *RunOptions, id string) *autosca
 
 // serve starts the health server (/metrics, /healthz, /readyz, and the
 // profiles with --profiling) and returns its bounded shutdown.
-func serve(ctx context.Context, o *RunOptions, ready *atomic.Bool, metricsHandler http.Handler) func() {
-	srv := httpServer(o.HealthAddr, ready, metricsHandler, o.Profiling)
+func serve(ctx context.Context, o *RunOptions, ready *atomic.Bool, metricsHandler, decisions http.Handler) func() {
+	srv := httpServer(o.HealthAddr, ready, metricsHandler, decisions, o.Profiling)
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			klog.FromContext(ctx).Error(err, "Health server stopped")
@@ -275,11 +276,15 @@ func runLeaderElected(ctx, signalled context.Context, cancel context.CancelFunc,
 	return errors.New("lost the leader election lease")
 }
 
-// httpServer serves /metrics, /healthz and /readyz, and Go's profiles
+// httpServer serves /metrics, /decisions (the live decisions), /healthz and
+// /readyz, and Go's profiles
 // under /debug/pprof/ when profiling is on.
-func httpServer(addr string, ready *atomic.Bool, metricsHandler http.Handler, profiling bool) *http.Server {
+func httpServer(addr string, ready *atomic.Bool, metricsHandler, decisions http.Handler, profiling bool) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", metricsHandler)
+	if decisions != nil {
+		mux.Handle(autoscaler.DecisionsPath, decisions)
+	}
 	if profiling {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
+	"github.com/rabbitscale/rabbitscale/autoscaler"
 	"github.com/rabbitscale/rabbitscale/deploy"
 	"github.com/rabbitscale/rabbitscale/integration/harness"
 	"github.com/rabbitscale/rabbitscale/policy"
@@ -167,10 +169,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		s.Depth = depth(ctx, o.Broker, queueName)
 		if d, err := kc.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
 			s.Replicas = ptr.Deref(d.Spec.Replicas, 1)
-			var dec policy.Decision
-			if json.Unmarshal([]byte(d.Annotations[policy.DecisionAnnotation]), &dec) == nil {
-				s.Desired, s.Reason = dec.Desired, dec.Reason
+			// This tick's decision, from the controller; the annotation
+			// only when the controller cannot be asked.
+			dec, ok := ctrl.decision(ctx)
+			if !ok && json.Unmarshal([]byte(d.Annotations[policy.DecisionAnnotation]), &dec) != nil {
+				dec = policy.Decision{}
 			}
+			s.Desired, s.Reason = dec.Desired, dec.Reason
 		}
 		res.Samples = append(res.Samples, s)
 		fmt.Fprintf(o.Out, "%6s %7d %9.1f %11.1f %8d %9d  %s\n", s.At, s.Depth, s.Arrival, s.Processing, s.Desired, s.Replicas, s.Reason)
@@ -229,8 +234,35 @@ func isAlreadyExists(err error) bool {
 }
 
 type controller struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	cmd    *exec.Cmd
+	done   chan struct{}
+	health string // host:port of its health server, which serves /decisions
+}
+
+// decision is the controller's live decision for the demo worker: what it
+// decided on its last tick, where the annotation may lag by up to 30 s.
+func (c *controller) decision(ctx context.Context) (policy.Decision, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.health+autoscaler.DecisionsPath, nil)
+	if err != nil {
+		return policy.Decision{}, false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return policy.Decision{}, false
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var live autoscaler.LiveDecisions
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&live) != nil {
+		return policy.Decision{}, false
+	}
+	for _, d := range live.Decisions {
+		if d.Namespace == namespace && d.Name == name {
+			return d.Decision, true
+		}
+	}
+	return policy.Decision{}, false
 }
 
 func (c *controller) stop() {
@@ -254,15 +286,19 @@ func startController(o Options) (*controller, error) {
 	if err != nil {
 		return nil, err
 	}
+	health, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(o.Binary, "run", "--kubeconfig", o.Kubeconfig, "--config", conf, "--namespace", namespace,
-		"--interval", "1s", "--leader-elect=false", "--health-addr", "127.0.0.1:0")
+		"--interval", "1s", "--leader-elect=false", "--health-addr", health)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the demo
 	if err := cmd.Start(); err != nil {
 		_ = log.Close()
 		return nil, fmt.Errorf("starting %s: %w", o.Binary, err)
 	}
-	c := &controller{cmd: cmd, done: make(chan struct{})}
+	c := &controller{cmd: cmd, done: make(chan struct{}), health: health}
 	go func() { _ = cmd.Wait(); _ = log.Close(); close(c.done) }()
 	return c, nil
 }
@@ -406,4 +442,14 @@ func depth(ctx context.Context, b *harness.Broker, queueName string) int64 {
 		return -1
 	}
 	return q.Messages
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String(), nil
 }
