@@ -384,9 +384,14 @@ func TestControllerReportsInvalidAnnotationsAndKeepsScalingOthers(t *testing.T) 
 	var rows map[string][]string
 	var out string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		b, err := exec.CommandContext(ctx, rabbitscaleBinary(t), "status", "--kubeconfig", kubeconfig, "-n", ns).CombinedOutput()
+		// The table is stdout; stderr says the in-process controller here
+		// has no Lease to ask for live decisions.
+		cmd := exec.CommandContext(ctx, rabbitscaleBinary(t), "status", "--kubeconfig", kubeconfig, "-n", ns)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		b, err := cmd.Output()
 		if out = string(b); err != nil {
-			t.Fatalf("rabbitscale status: %v\n%s", err, out)
+			t.Fatalf("rabbitscale status: %v\n%s%s", err, out, stderr.String())
 		}
 		rows = map[string][]string{}
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
@@ -397,7 +402,7 @@ func TestControllerReportsInvalidAnnotationsAndKeepsScalingOthers(t *testing.T) 
 			break
 		}
 	}
-	// NAMESPACE WORKLOAD QUEUE DEPTH CURRENT DESIRED LAST CHANGE REASON
+	// NAMESPACE WORKLOAD QUEUE DEPTH CURRENT DESIRED LAST CHANGE DECIDED REASON
 	if h := rows["deployment/healthy"]; len(h) < 6 || h[2] != q || h[3] != "400" || h[4] != "4" || h[5] != "4" {
 		t.Errorf("status row for healthy = %q, want queue %s, depth 400, current 4, desired 4:\n%s", h, q, out)
 	}
