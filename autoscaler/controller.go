@@ -147,7 +147,7 @@ type Controller struct {
 	kube     kubernetes.Interface
 	brokers  map[string]Snapshotter
 	allowed  func(broker, namespace, vhost string) error
-	set      BrokerSet // when set, refreshes brokers and allowed (takeBrokers)
+	set      BrokerSet // brokers and allowed come from it (takeBrokers)
 	recorder record.EventRecorder
 	clock    clock.WithTicker
 	interval time.Duration
@@ -238,6 +238,9 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = (*metrics.Collectors)(nil)
 	}
+	if cfg.BrokerSet == nil {
+		cfg.BrokerSet = staticBrokers{cfg.Brokers, cfg.Allowed}
+	}
 	c := &Controller{
 		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, set: cfg.BrokerSet, recorder: cfg.Recorder, clock: cfg.Clock,
 		interval: cfg.Interval, dryRun: cfg.DryRun, noIdle: cfg.SkipIdleFirst, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick, rewarn: cfg.WarningRepeatPeriod,
@@ -323,12 +326,19 @@ type TickResult struct {
 	Deferred int
 }
 
-// takeBrokers takes the current brokers from Config.BrokerSet, for one
-// tick or one sync.
+// takeBrokers takes the current brokers, for one tick or one sync.
 func (c *Controller) takeBrokers() {
-	if c.set != nil {
-		c.brokers, c.allowed = c.set.Current()
-	}
+	c.brokers, c.allowed = c.set.Current()
+}
+
+// staticBrokers is the BrokerSet of Config.Brokers and Config.Allowed.
+type staticBrokers struct {
+	brokers map[string]Snapshotter
+	allowed func(broker, namespace, vhost string) error
+}
+
+func (s staticBrokers) Current() (map[string]Snapshotter, func(broker, namespace, vhost string) error) {
+	return s.brokers, s.allowed
 }
 
 // leading asks Config.Leader whether a write may go out now.

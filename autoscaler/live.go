@@ -2,9 +2,9 @@ package autoscaler
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rabbitscale/rabbitscale/policy"
@@ -27,14 +27,11 @@ type LiveDecision struct {
 // before its first tick, has none. Safe for concurrent use with Tick.
 func (c *Controller) Decisions() []LiveDecision {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	out := make([]LiveDecision, 0, len(c.live))
-	for _, d := range c.live {
-		out = append(out, d)
+	for _, k := range slices.Sorted(maps.Keys(c.live)) { // workload keys: kind/namespace/name
+		out = append(out, c.live[k])
 	}
-	c.mu.Unlock()
-	slices.SortFunc(out, func(a, b LiveDecision) int {
-		return strings.Compare(string(a.Kind)+"/"+a.Namespace+"/"+a.Name, string(b.Kind)+"/"+b.Namespace+"/"+b.Name)
-	})
 	return out
 }
 
