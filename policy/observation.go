@@ -45,6 +45,21 @@ type QueueObservation struct {
 	// that pods still starting (or idle before a burst) do not drag the
 	// sample down. Zero means the rates are instantaneous.
 	RateSpan time.Duration `json:"rateSpan,omitempty"`
+
+	// RecentPublishRate is the arrival rate over RecentRateSpan, the span
+	// between the two newest counter samples that the broker took at
+	// different times (one collect_statistics_interval with the management
+	// API). Quiet is decided from it: 0 means the publish counter did not
+	// move between them. RecentRateSpan is zero when unknown (fewer than two
+	// such samples, or a counter went backwards).
+	RecentPublishRate float64       `json:"recentPublishRate,omitempty"`
+	RecentRateSpan    time.Duration `json:"recentRateSpan,omitempty"`
+
+	// OldestReadyAt is when the oldest ready message was published, from
+	// its timestamp property (the management API's head_message_timestamp);
+	// zero when unknown: no ready message, a publisher that sets no
+	// timestamp, or a source that cannot tell.
+	OldestReadyAt time.Time `json:"oldestReadyAt,omitzero"`
 }
 
 // CPUObservation carries one sample per pod of the workload, for the CPU
