@@ -162,10 +162,10 @@ type LimitKind string
 
 // Limit kinds.
 const (
-	LimitTolerance         LimitKind = "tolerance"
-	LimitQueueUnavailable  LimitKind = "queue-unavailable"
-	LimitFallback          LimitKind = "fallback-replicas"
-	LimitActivation        LimitKind = "activation-depth"
+	LimitTolerance        LimitKind = "tolerance"
+	LimitQueueUnavailable LimitKind = "queue-unavailable"
+	LimitFallback         LimitKind = "fallback-replicas"
+	LimitActivation       LimitKind = "activation-depth"
 	// LimitRateFloor raised the recommendation to the pods the arrivals
 	// need (rate-floor).
 	LimitRateFloor       LimitKind = "rate-floor"

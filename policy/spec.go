@@ -135,7 +135,7 @@ func DefaultSpec() Spec {
 		ScaleDownDelay:   DefaultScaleDownCooldown,
 		ScaleToZeroAfter: DefaultScaleDownCooldown,
 		RateFloor:        true,
-		FallbackAfter:         time.Minute,
+		FallbackAfter:    time.Minute,
 	}
 }
 
