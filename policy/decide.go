@@ -14,21 +14,27 @@ import (
 //
 //  1. Signals. Depth: ceil(depth / target-depth-per-pod). Rate (with
 //     target-drain-seconds): ceil((arrivals + depth / drain) / per-pod
-//     rate), never below ceil(arrivals / per-pod rate). CPU (with
-//     target-cpu-utilization): the HPA's calculation. A signal whose ratio
-//     to the current capacity is within tolerance asks for the current
-//     replicas.
-//  2. Combine: the highest available recommendation. When the queue
-//     cannot be read, hold the current replicas (CPU may still scale up),
-//     and after fallback-after apply fallback-replicas if set. At zero
-//     replicas, stay there until depth exceeds activation-depth or
-//     messages have waited activation-max-wait. With min-replicas 0,
-//     recommend zero once the queue, unacked messages included, is empty
-//     and no arrivals were seen for the scale-down cooldown.
-//  3. Behaviour: scale-up cooldown and step; for a scale-down, the highest
-//     recommendation of the scale-down window, no scale-down within the
-//     scale-down cooldown after a scale-up, the step, and one replica kept
-//     while arrivals are recent; then [min-replicas, max-replicas].
+//     rate), never below ceil(arrivals / per-pod rate). Wait (with
+//     target-wait): ceil(max(arrivals, ready / target-wait) / per-pod
+//     rate). CPU (with target-cpu-utilization): the HPA's calculation. A
+//     signal whose ratio to the current capacity is within the direction's
+//     tolerance asks for the current replicas.
+//  2. Combine: the highest available recommendation, kept at or above
+//     the rate floor (the pods the arrivals need, at most the current
+//     replicas). When the queue cannot be read, hold the current replicas
+//     (CPU may still scale up), and after fallback-after apply
+//     fallback-replicas if set. At zero replicas, stay there until depth
+//     exceeds activation-depth or messages have waited
+//     activation-max-wait. With min-replicas 0, recommend zero once the
+//     queue, unacked messages included, is empty and its publish counter
+//     has stood still for scale-to-zero-after.
+//  3. Behaviour, in the HPA's order: the stabilization windows (a
+//     scale-up to the lowest recommendation of its window, a scale-down to
+//     the highest of its own), the scale-up cooldown and the scale-down
+//     delay after a scale-up (neither holds a scale to zero), the
+//     direction's policies budgeted over their periods from the changes in
+//     State.Events, one replica kept while arrivals are recent; then
+//     [min-replicas, max-replicas].
 //  4. Paused and dry-run report Desired without applying it.
 func Decide(spec Spec, obs Observation, state State, now time.Time) (Decision, State) {
 	t := tick{

@@ -1,5 +1,6 @@
 // Package policy owns rabbitscale's annotation contract and its scaling
-// engine. It is pure: standard library only (no client-go, no amqp091-go),
+// engine. It is pure: the standard library and sigs.k8s.io/yaml only (no
+// client-go, no apimachinery, no amqp091-go),
 // no I/O, no clock (time is an argument), so every rule can be tested by
 // replaying observations.
 //
@@ -27,13 +28,37 @@
 // queue depth and the rates it computed from the broker's counters, and one
 // CPU sample per pod, classified as the HPA classifies pods.
 //
-// decide.go is the engine, in four steps: signals (depth, rate from
-// observation and the learned per-pod rate, CPU in cpu.go following the
-// HPA's replica calculator), combine (highest recommendation, tolerance,
-// missing data and fallback, zero and activation), behaviour (cooldowns,
-// scale-down window, step limits, bounds) and finish (paused, dry-run,
-// Reason). The Decision says what was chosen, what drove it and which
-// limits clipped it, in fields and in one sentence.
+// decide.go is the engine, in four steps: signals (depth, rate and wait
+// from the observation and the learned per-pod rate, CPU in cpu.go
+// following the HPA's replica calculator), combine (highest
+// recommendation, tolerance, the rate floor, missing data and fallback,
+// zero and activation), behaviour (windows, cooldown and delay, policies,
+// bounds) and finish (paused, dry-run, Reason). The Decision says what was
+// chosen, what drove it and which limits clipped it, in fields and in one
+// sentence.
+//
+// behavior.go is the HPA's behavior model, kept faithful to kubernetes
+// pkg/controller/podautoscaler (normalizeDesiredReplicasWithBehaviors and
+// the two calculate*Limit functions): ScalingRules per direction, whose
+// Limit budgets each policy over its period from the scale events kept in
+// State, with selectPolicy Max, Min or Disabled; ParseBehavior reads an
+// HPA's spec.behavior (JSON or YAML, through sigs.k8s.io/yaml, the one
+// import outside the standard library) into those types, so that policy
+// needs no Kubernetes types. The step annotations become policies too: a
+// step without a period ("4,100%") limits each decision, as before periods
+// existed. hpa_test.go replays the HPA's own unit-test cases. Where
+// rabbitscale differs on purpose: it scales from zero (a scale-up from zero
+// is allowed at least one pod), and it adds two holds the HPA has not,
+// scale-up-cooldown and scale-down-delay, which rabbitscale.io/behavior
+// sets to 0 unless annotated.
+//
+// Quiet (scale to zero) is decided from the counters, not from the rates'
+// 30 s average: QueueObservation.RecentPublishRate is the publish rate
+// between the two newest broker samples, and a 0 there with an empty queue
+// starts the scale-to-zero-after clock. The rate floor keeps pods only;
+// it never adds them, because a floor that could scale up would feed on a
+// learned rate that is low (pods that split the arrivals each seem to
+// manage less) and ratchet up to max-replicas.
 //
 // The per-pod rate is learned only while every pod is busy (a message
 // waiting for each, every pod consuming). The controller's rates are
@@ -45,8 +70,9 @@
 // of the rate. `rabbitscale simulate` showed both: smoothing in understated
 // samples held 12-40% too many pods, and planning at 100% made a ramp flap.
 //
-// state.go is the memory between ticks: a compact scale-down window, the
-// last scale times, the learned per-pod rate and four time trackers. It is
+// state.go is the memory between ticks: the two compact stabilization
+// windows, the scale events the policies budget over, the last scale
+// times, the learned per-pod rate and four time trackers. It is
 // a plain value that round-trips through JSON exactly; annotation.go encodes
 // it and the Decision for their annotations.
 //

@@ -48,6 +48,12 @@ func TestLint(t *testing.T) {
 			{Key: policy.KeyFallbackAfter, Value: "2m", Reason: `"2m" has no effect without rabbitscale.io/fallback-replicas (the replicas hold while the queue cannot be read)`},
 		}},
 		{"fallback", base(policy.KeyFallbackAfter, "2m", policy.KeyFallbackReplicas, "2"), nil},
+		{"scale-to-zero-after without min-replicas 0", base(policy.KeyScaleToZeroAfter, "10s"), []policy.FieldError{
+			{Key: policy.KeyScaleToZeroAfter, Value: "10s", Reason: `"10s" has no effect: rabbitscale.io/min-replicas is 1, so the workload is never at zero replicas to wake from`},
+		}},
+		{"a delay for a disabled direction", base(policy.KeyBehavior, "scaleDown: {selectPolicy: Disabled}", policy.KeyScaleDownDelay, "1m"), []policy.FieldError{
+			{Key: policy.KeyScaleDownDelay, Value: "1m", Reason: `"1m" has no effect: rabbitscale.io/behavior disables scale-down`},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
