@@ -129,7 +129,7 @@ func TestParseBehavior(t *testing.T) {
 func TestPerDirectionTolerance(t *testing.T) {
 	spec := mustSpec(t, policy.KeyBehavior, `{"scaleUp": {"tolerance": 0.01}, "scaleDown": {"tolerance": 0.5, "stabilizationWindowSeconds": 0}}`,
 		policy.KeyMaxReplicas, "20")
-	up, _ := policy.Decide(spec, obs(10, q(1050, 0)), settled(10), t0) // ratio 1.05
+	up, _ := policy.Decide(spec, obs(10, q(1050, 0)), settled(10), t0)  // ratio 1.05
 	down, _ := policy.Decide(spec, obs(10, q(600, 0)), settled(10), t0) // ratio 0.6
 	got := []int32{up.Desired, down.Desired}
 	if diff := cmp.Diff([]int32{11, 10}, got); diff != "" {
@@ -178,7 +178,7 @@ func TestQuietFromCounters(t *testing.T) {
 func TestWaitSignal(t *testing.T) {
 	spec := mustSpec(t, policy.KeyTargetWait, "20s", policy.KeyPerPodRate, "10", policy.KeyMaxReplicas, "50")
 	t.Run("oldest ready message's age", func(t *testing.T) {
-		o := withRates(q(900, 0), 30, 40) // 4 pods finish 10/s each
+		o := withRates(q(900, 0), 30, 40)           // 4 pods finish 10/s each
 		o.OldestReadyAt = t0.Add(-40 * time.Second) // late: clear the backlog in 20²/40 = 10 s
 		d, _ := policy.Decide(spec, obs(4, o), settled(4), t0)
 		// 900 / 10 s = 90/s at 9/s per pod: 10 pods; the plan is 900 / 90 = 10 s.
