@@ -60,6 +60,7 @@ const (
 	SignalDepth = "depth"
 	SignalRate  = "rate"
 	SignalCPU   = "cpu"
+	SignalWait  = "wait"
 )
 
 // workloadLabels identify a workload; every per-workload series has them.

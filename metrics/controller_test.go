@@ -62,7 +62,7 @@ rabbitscale_workload_arrival_rate_messages_per_second{broker="main",kind="Deploy
 # HELP rabbitscale_workload_processing_rate_messages_per_second Messages the workload's consumers acknowledge (or receive, with auto-ack) per second.
 # TYPE rabbitscale_workload_processing_rate_messages_per_second gauge
 rabbitscale_workload_processing_rate_messages_per_second{broker="main",kind="Deployment",namespace="shop",queue="orders",workload="worker"} 80
-# HELP rabbitscale_workload_per_pod_rate_messages_per_second Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when the rate signal is off.
+# HELP rabbitscale_workload_per_pod_rate_messages_per_second Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when no rule that uses it (rate floor, rate or wait signal) knows one.
 # TYPE rabbitscale_workload_per_pod_rate_messages_per_second gauge
 rabbitscale_workload_per_pod_rate_messages_per_second{kind="Deployment",namespace="shop",workload="worker"} 10.5
 # HELP rabbitscale_workload_signal_recommendation_replicas Replicas each enabled signal with data asks for, before tolerance, cooldowns, steps and bounds.
@@ -81,7 +81,7 @@ rabbitscale_workload_max_replicas{kind="Deployment",namespace="shop",workload="w
 # HELP rabbitscale_workload_paused 1 when the workload's paused annotation is true.
 # TYPE rabbitscale_workload_paused gauge
 rabbitscale_workload_paused{kind="Deployment",namespace="shop",workload="worker"} 0
-# HELP rabbitscale_decisions_total Decisions made, by what drove the recommendation (depth, rate, cpu, hold, fallback, idle, activation).
+# HELP rabbitscale_decisions_total Decisions made, by what drove the recommendation (depth, rate, wait, cpu, hold, fallback, idle, activation).
 # TYPE rabbitscale_decisions_total counter
 rabbitscale_decisions_total{driven_by="depth",kind="Deployment",namespace="shop",workload="worker"} 1
 # HELP rabbitscale_decisions_clipped_total Decisions a limit moved away from what the signals asked for, by limit kind.
@@ -95,12 +95,14 @@ rabbitscale_scale_events_total{direction="down",driven_by="depth",kind="Deployme
 rabbitscale_scale_events_total{direction="down",driven_by="fallback",kind="Deployment",namespace="shop",workload="worker"} 0
 rabbitscale_scale_events_total{direction="down",driven_by="idle",kind="Deployment",namespace="shop",workload="worker"} 0
 rabbitscale_scale_events_total{direction="down",driven_by="rate",kind="Deployment",namespace="shop",workload="worker"} 0
+rabbitscale_scale_events_total{direction="down",driven_by="wait",kind="Deployment",namespace="shop",workload="worker"} 0
 rabbitscale_scale_events_total{direction="up",driven_by="activation",kind="Deployment",namespace="shop",workload="worker"} 0
 rabbitscale_scale_events_total{direction="up",driven_by="cpu",kind="Deployment",namespace="shop",workload="worker"} 0
 rabbitscale_scale_events_total{direction="up",driven_by="depth",kind="Deployment",namespace="shop",workload="worker"} 1
 rabbitscale_scale_events_total{direction="up",driven_by="fallback",kind="Deployment",namespace="shop",workload="worker"} 0
 rabbitscale_scale_events_total{direction="up",driven_by="idle",kind="Deployment",namespace="shop",workload="worker"} 0
 rabbitscale_scale_events_total{direction="up",driven_by="rate",kind="Deployment",namespace="shop",workload="worker"} 0
+rabbitscale_scale_events_total{direction="up",driven_by="wait",kind="Deployment",namespace="shop",workload="worker"} 0
 `
 	names := []string{
 		"rabbitscale_workload_queue_messages_ready", "rabbitscale_workload_queue_messages_unacked", "rabbitscale_workload_queue_consumers",
@@ -133,7 +135,7 @@ func TestQueueOutageRemovesDepthInsteadOfReportingZero(t *testing.T) {
 # HELP rabbitscale_workload_queue_available 1 when the workload's queues could be read this tick, 0 when the controller holds or falls back.
 # TYPE rabbitscale_workload_queue_available gauge
 rabbitscale_workload_queue_available{broker="main",kind="Deployment",namespace="shop",queue="orders",workload="worker"} 0
-# HELP rabbitscale_decisions_total Decisions made, by what drove the recommendation (depth, rate, cpu, hold, fallback, idle, activation).
+# HELP rabbitscale_decisions_total Decisions made, by what drove the recommendation (depth, rate, wait, cpu, hold, fallback, idle, activation).
 # TYPE rabbitscale_decisions_total counter
 rabbitscale_decisions_total{driven_by="depth",kind="Deployment",namespace="shop",workload="worker"} 1
 rabbitscale_decisions_total{driven_by="hold",kind="Deployment",namespace="shop",workload="worker"} 1

@@ -45,11 +45,11 @@ type workloadRecord struct {
 	scaleEvents [2][len(scalingDrivers)]float64 // [DirectionUp, DirectionDown][driver]
 }
 
-var signalNames = [...]string{SignalDepth, SignalRate, SignalCPU}
+var signalNames = [...]string{SignalDepth, SignalRate, SignalCPU, SignalWait}
 
 // scalingDrivers are the drivers that can change replicas (hold cannot).
 var scalingDrivers = [...]policy.Driver{policy.DrivenByDepth, policy.DrivenByRate, policy.DrivenByCPU,
-	policy.DrivenByFallback, policy.DrivenByIdle, policy.DrivenByActivation}
+	policy.DrivenByWait, policy.DrivenByFallback, policy.DrivenByIdle, policy.DrivenByActivation}
 
 var directions = [...]string{DirectionUp, DirectionDown}
 
@@ -70,7 +70,7 @@ var (
 	descRatesAvailable = workloadDesc("workload_rates_available",
 		"1 when arrival and processing rates could be computed this tick.", queueLabels)
 	descPerPodRate = workloadDesc("workload_per_pod_rate_messages_per_second",
-		"Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when the rate signal is off.", workloadLabels)
+		"Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when no rule that uses it (rate floor, rate or wait signal) knows one.", workloadLabels)
 	descSignal = workloadDesc("workload_signal_recommendation_replicas",
 		"Replicas each enabled signal with data asks for, before tolerance, cooldowns, steps and bounds.", withLabels("signal"))
 	descRecommendation = workloadDesc("workload_recommendation_replicas",
@@ -84,7 +84,7 @@ var (
 	descPaused      = workloadDesc("workload_paused", "1 when the workload's paused annotation is true.", workloadLabels)
 	descDryRun      = workloadDesc("workload_dry_run", "1 when the workload is in dry-run (annotation or controller flag).", workloadLabels)
 	descDecisions   = workloadDesc("decisions_total",
-		"Decisions made, by what drove the recommendation (depth, rate, cpu, hold, fallback, idle, activation).", withLabels("driven_by"))
+		"Decisions made, by what drove the recommendation (depth, rate, wait, cpu, hold, fallback, idle, activation).", withLabels("driven_by"))
 	descClipped = workloadDesc("decisions_clipped_total",
 		"Decisions a limit moved away from what the signals asked for, by limit kind.", withLabels("limit"))
 	descScaleEvents = workloadDesc("scale_events_total",
@@ -135,8 +135,8 @@ func (wc *workloadCollector) observe(k workloadKey, broker, queueSel string, obs
 	if r.processing == 0 {
 		r.processing = q.DeliverRate // auto-ack consumers never ack
 	}
-	r.perPodRate = d.PerPodRate // 0 when the rate signal is off
-	for i, s := range [...]policy.Signal{d.Signals.Depth, d.Signals.Rate, d.Signals.CPU} {
+	r.perPodRate = d.PerPodRate // 0 when no rule that uses it knows one
+	for i, s := range [...]policy.Signal{d.Signals.Depth, d.Signals.Rate, d.Signals.CPU, d.Signals.Wait} {
 		r.signals[i], r.hasSignal[i] = float64(s.Recommendation), s.Enabled && s.Available
 	}
 	r.recommendation, r.desired, r.current = float64(d.Recommendation), float64(d.Desired), float64(d.Current)
