@@ -112,7 +112,10 @@ func FuzzDecide(f *testing.F) {
 			policy.KeyTargetDepthPerPod: target, policy.KeyTolerance: tol, policy.KeyMaxScaleUpStep: up,
 			policy.KeyMaxScaleDownStep: down, policy.KeyTargetDrainSeconds: drain, policy.KeyTargetCPUUtilization: cpu,
 			policy.KeyActivationDepth: activation, policy.KeyPaused: paused, policy.KeyFallbackReplicas: minR,
-			policy.KeyPerPodRate: "2.5",
+			policy.KeyPerPodRate: "2.5", policy.KeyTargetWait: drain + "s", policy.KeyScaleUpStabilization: activation + "s",
+		}
+		if !strings.EqualFold(down, "none") {
+			ann[policy.KeyMaxScaleDownStep] = down + "/1m" // budgeted over a period
 		}
 		spec, err := policy.ParseSpec(ann)
 		if err != nil {
@@ -131,6 +134,8 @@ func FuzzDecide(f *testing.F) {
 				Queue: policy.QueueObservation{
 					Available: available || i%5 == 0, Ready: ready / int64(i+1), Unacked: unacked, Consumers: consumers,
 					RatesAvailable: rates, PublishRate: publish, DeliverRate: ack, AckRate: ack,
+					RecentPublishRate: publish * float64(i%2), RecentRateSpan: time.Duration(i%3) * 5 * time.Second,
+					OldestReadyAt: now.Add(-time.Duration(ready%7200) * time.Second),
 				},
 				CPU: cpuObs,
 			}
