@@ -108,7 +108,7 @@ func (o *SimulateOptions) Validate() []error {
 		}
 	}
 	for _, c := range o.Compare {
-		if _, err := simulate.ParseBaseline(c, policy.DefaultSpec()); err != nil {
+		if _, err := simulate.ParseBaseline(c, policy.DefaultSpec(), simulate.DefaultKEDAConfig()); err != nil {
 			errs = append(errs, fmt.Errorf("--compare: %w", err))
 		}
 	}
@@ -274,7 +274,7 @@ func runSimulate(out io.Writer, o *SimulateOptions) error {
 		// Fresh controllers per workload: they keep state.
 		controllers := []simulate.Autoscaler{&simulate.Rabbitscale{Spec: spec, Every: o.Interval}}
 		for _, name := range o.Compare {
-			c, err := simulate.ParseBaseline(name, spec)
+			c, err := simulate.ParseBaseline(name, spec, simulate.DefaultKEDAConfig())
 			if err != nil {
 				return err
 			}

@@ -22,7 +22,7 @@ func TestSimulateOptionsValidate(t *testing.T) {
 		{name: "csv and an explicit scenario", modify: func(o *SimulateOptions) { o.CSV, o.Scenario = "t.csv", "ramp" },
 			want: []string{"--csv and --scenario: use one"}},
 		{name: "unknown scenario", modify: func(o *SimulateOptions) { o.Scenario = "bursty" },
-			want: []string{`--scenario: "bursty" is not one of burst, diurnal, spiky, ramp, outage, all`}},
+			want: []string{`--scenario: "bursty" is not one of burst, diurnal, spiky, ramp, outage, flash-crowd, batches, keda-e2e, all`}},
 		{name: "all scenarios in markdown", modify: func(o *SimulateOptions) { o.Scenario, o.Format = "all", "markdown" }},
 		{name: "unknown format", modify: func(o *SimulateOptions) { o.Format = "json" },
 			want: []string{`--format: "json" is not table or markdown`}},
@@ -158,8 +158,8 @@ func TestSimulateAllScenariosAsMarkdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if len(lines) != 2+5*2 {
-		t.Fatalf("%d lines, want a header, a rule and 10 rows:\n%s", len(lines), stdout.String())
+	if len(lines) != 2+8*2 {
+		t.Fatalf("%d lines, want a header, a rule and 16 rows:\n%s", len(lines), stdout.String())
 	}
 	for i, want := range []string{"| burst | rabbitscale |", "| burst | fixed:12 |", "| diurnal | rabbitscale |"} {
 		if !strings.HasPrefix(lines[2+i], want) {
