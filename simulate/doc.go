@@ -130,5 +130,23 @@
 //
 // testdata/versus.golden is WriteVersus's table of rabbitscale against
 // keda on flash-crowd, batches and keda-e2e, each scenario's settings on
-// both sides.
+// both sides; `make simulate-keda` prints it:
+//
+//	rabbitscale simulate --scenario flash-crowd,batches,keda-e2e --compare keda --format versus
+//
+// # The same settings on both sides
+//
+// A scenario may carry annotations, model settings and keda knobs
+// (Workload.Annotations, Model, KEDA); `rabbitscale simulate` applies them
+// under the flags given (--annotation over the annotations, a model flag
+// over that parameter, --keda, --keda-scale-up and --keda-scale-down over
+// the knobs). keda-e2e maps its ScaledObject onto annotations:
+// minReplicaCount and maxReplicaCount to min- and max-replicas, the
+// trigger's value to target-depth-per-pod, activationValue to
+// activation-depth, the AMQP protocol's ready-only count to
+// count-unacked false, and cooldownPeriod, KEDA's idle time before zero,
+// to scale-down-cooldown (which in rabbitscale is also the scale-down
+// window and the hold after a scale-up); the rest stays at rabbitscale's
+// defaults, as KEDA leaves the HPA's at its own. rabbitscale ticks every
+// --interval (5 s), KEDA's pollingInterval there.
 package simulate

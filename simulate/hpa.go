@@ -39,11 +39,13 @@ type HPAPolicy struct {
 	Period time.Duration
 }
 
+// String renders the policy as ParseHPARules reads it: pods=4/15s or
+// percent=100/15s.
 func (p HPAPolicy) String() string {
 	if p.Type == PercentPolicy {
-		return fmt.Sprintf("%d%%/%s", p.Value, p.Period)
+		return fmt.Sprintf("percent=%d/%s", p.Value, p.Period)
 	}
-	return fmt.Sprintf("%dpods/%s", p.Value, p.Period)
+	return fmt.Sprintf("pods=%d/%s", p.Value, p.Period)
 }
 
 // HPARules are the HPAScalingRules of one direction: the stabilisation
@@ -77,38 +79,46 @@ func DefaultHPABehavior() HPABehavior {
 	}
 }
 
-// Validate applies the API server's checks on a behavior: windows of 0 to
-// 3600 s, at least one policy per direction, periods of 1 to 1800 s, values
-// above zero, and a known policy type and selectPolicy. Each error starts
-// with the direction (scale-up or scale-down).
+// Validate applies the API server's checks on a behavior, each error
+// prefixed with its direction (scale-up or scale-down).
 func (b HPABehavior) Validate() error {
 	var errs []error
-	for _, d := range []struct {
-		name  string
-		rules HPARules
-	}{{"scale-up", b.ScaleUp}, {"scale-down", b.ScaleDown}} {
-		r := d.rules
-		if r.Window < 0 || r.Window > time.Hour || r.Window%time.Second != 0 {
-			errs = append(errs, fmt.Errorf("%s: window %s must be whole seconds from 0s to 1h", d.name, r.Window))
+	if err := b.ScaleUp.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("scale-up: %w", err))
+	}
+	if err := b.ScaleDown.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("scale-down: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate applies the API server's checks on one direction: a window of
+// 0 to 3600 s, a known selectPolicy, at least one policy, each of a known
+// type with a value above zero and a period of 1 to 1800 s. The errors
+// are named as ParseHPARules spells the knobs.
+func (r HPARules) Validate() error {
+	var errs []error
+	if r.Window < 0 || r.Window > time.Hour || r.Window%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("window: %s must be whole seconds from 0s to 1h", r.Window))
+	}
+	switch r.Select {
+	case SelectMax, SelectMin, SelectDisabled:
+	default:
+		errs = append(errs, fmt.Errorf("select: %q is not Max, Min or Disabled", r.Select))
+	}
+	if len(r.Policies) == 0 {
+		errs = append(errs, errors.New("needs at least one pods= or percent= policy"))
+	}
+	for _, p := range r.Policies {
+		if p.Type != PodsPolicy && p.Type != PercentPolicy {
+			errs = append(errs, fmt.Errorf("policy type %q is not Pods or Percent", p.Type))
+			continue
 		}
-		switch r.Select {
-		case SelectMax, SelectMin, SelectDisabled:
-		default:
-			errs = append(errs, fmt.Errorf("%s: select %q is not Max, Min or Disabled", d.name, r.Select))
+		if p.Value <= 0 {
+			errs = append(errs, fmt.Errorf("%s: the value must be above zero", p))
 		}
-		if len(r.Policies) == 0 {
-			errs = append(errs, fmt.Errorf("%s: needs at least one policy", d.name))
-		}
-		for _, p := range r.Policies {
-			if p.Type != PodsPolicy && p.Type != PercentPolicy {
-				errs = append(errs, fmt.Errorf("%s: policy type %q is not Pods or Percent", d.name, p.Type))
-			}
-			if p.Value <= 0 {
-				errs = append(errs, fmt.Errorf("%s: policy %s: the value must be above zero", d.name, p))
-			}
-			if p.Period < time.Second || p.Period > 30*time.Minute || p.Period%time.Second != 0 {
-				errs = append(errs, fmt.Errorf("%s: policy %s: the period must be whole seconds from 1s to 30m", d.name, p))
-			}
+		if p.Period < time.Second || p.Period > 30*time.Minute || p.Period%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s: the period must be whole seconds from 1s to 30m", p))
 		}
 	}
 	return errors.Join(errs...)

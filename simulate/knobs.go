@@ -8,9 +8,21 @@ import (
 	"time"
 )
 
-// ErrBadKnob is wrapped by ParseKEDAKnobs and ParseHPARules for a value
-// they cannot use.
-var ErrBadKnob = errors.New("bad knob")
+// KnobError is one problem with one knob of ParseKEDAKnobs or
+// ParseHPARules.
+type KnobError struct {
+	// Key is the knob ("polling"), or the whole item when it is not
+	// key=value.
+	Key string
+	// Reason quotes the value: `"5x" is not a duration`.
+	Reason string
+}
+
+func (e *KnobError) Error() string { return e.Key + ": " + e.Reason }
+
+func knobErr(key, value, reason string) error {
+	return &KnobError{Key: key, Reason: strconv.Quote(value) + " " + reason}
+}
 
 // ParseKEDAKnobs sets the knobs of a comma-separated list of key=value on
 // top of base: polling=DURATION (pollingInterval), cooldown=DURATION
@@ -24,37 +36,43 @@ func ParseKEDAKnobs(s string, base KEDAConfig) (KEDAConfig, error) {
 	for _, kv := range splitKnobs(s) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: %q is not key=value", ErrBadKnob, kv))
+			errs = append(errs, knobErr(kv, kv, "is not key=value"))
 			continue
 		}
-		var err error
+		var reason string
 		switch k {
-		case "polling":
-			c.Polling, err = parseSeconds(v)
-		case "cooldown":
-			c.Cooldown, err = parseSeconds(v)
+		case "polling", "cooldown":
+			d, err := parseSeconds(v)
+			if err != nil {
+				reason = "is not a duration"
+			} else if k == "polling" {
+				c.Polling = d
+			} else {
+				c.Cooldown = d
+			}
 		case "activation":
-			c.Activation, err = strconv.ParseFloat(v, 64)
+			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				err = errors.New("is not a number")
+				reason = "is not a number"
 			}
+			c.Activation = f
 		case "cached":
-			c.CachedMetrics, err = strconv.ParseBool(v)
+			b, err := strconv.ParseBool(v)
 			if err != nil {
-				err = errors.New("is not true or false")
+				reason = "is not true or false"
 			}
+			c.CachedMetrics = b
 		default:
-			err = errors.New("is not a knob (known: polling, cooldown, activation, cached)")
-			errs = append(errs, fmt.Errorf("%w: %q %v", ErrBadKnob, k, err))
+			errs = append(errs, knobErr(k, k, "is not a knob (known: polling, cooldown, activation, cached)"))
 			continue
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: %s: %q %v", ErrBadKnob, k, v, err))
+		if reason != "" {
+			errs = append(errs, knobErr(k, v, reason))
 		}
 	}
 	if len(errs) == 0 {
 		if err := c.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%w: %w", ErrBadKnob, err))
+			errs = append(errs, err)
 		}
 	}
 	return c, errors.Join(errs...)
@@ -73,14 +91,14 @@ func ParseHPARules(s string, base HPARules) (HPARules, error) {
 	for _, kv := range splitKnobs(s) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			errs = append(errs, fmt.Errorf("%w: %q is not key=value", ErrBadKnob, kv))
+			errs = append(errs, knobErr(kv, kv, "is not key=value"))
 			continue
 		}
 		switch k {
 		case "window":
 			d, err := parseSeconds(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: window: %q %v", ErrBadKnob, v, err))
+				errs = append(errs, knobErr(k, v, "is not a duration"))
 			}
 			r.Window = d
 		case "select":
@@ -88,14 +106,14 @@ func ParseHPARules(s string, base HPARules) (HPARules, error) {
 			case SelectMax, SelectMin, SelectDisabled:
 				r.Select = sel
 			default:
-				errs = append(errs, fmt.Errorf("%w: select: %q is not Max, Min or Disabled", ErrBadKnob, v))
+				errs = append(errs, knobErr(k, v, "is not Max, Min or Disabled"))
 			}
 		case "pods", "percent":
 			n, p, ok := strings.Cut(v, "/")
 			value, err1 := strconv.ParseInt(n, 10, 32)
 			period, err2 := parseSeconds(p)
 			if !ok || err1 != nil || err2 != nil {
-				errs = append(errs, fmt.Errorf("%w: %s: %q is not N/PERIOD (e.g. %s=4/15s)", ErrBadKnob, k, v, k))
+				errs = append(errs, knobErr(k, v, "is not N/PERIOD (e.g. "+k+"=4/15s)"))
 				continue
 			}
 			t := PodsPolicy
@@ -104,11 +122,16 @@ func ParseHPARules(s string, base HPARules) (HPARules, error) {
 			}
 			policies = append(policies, HPAPolicy{Type: t, Value: int32(value), Period: period})
 		default:
-			errs = append(errs, fmt.Errorf("%w: %q is not a knob (known: window, select, pods, percent)", ErrBadKnob, k))
+			errs = append(errs, knobErr(k, k, "is not a knob (known: window, select, pods, percent)"))
 		}
 	}
 	if policies != nil {
 		r.Policies = policies
+	}
+	if len(errs) == 0 {
+		if err := r.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return r, errors.Join(errs...)
 }
@@ -158,11 +181,7 @@ func (c KEDAConfig) String() string {
 func (r HPARules) String() string {
 	parts := []string{"window=" + r.Window.String(), "select=" + string(r.Select)}
 	for _, p := range r.Policies {
-		k := "pods"
-		if p.Type == PercentPolicy {
-			k = "percent"
-		}
-		parts = append(parts, fmt.Sprintf("%s=%d/%s", k, p.Value, p.Period))
+		parts = append(parts, p.String())
 	}
 	return strings.Join(parts, ",")
 }
