@@ -8,7 +8,7 @@ func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
 	if spec.TargetCPUUtilization <= 0 {
 		return Signal{Note: NoteOff}
 	}
-	return CPURecommendation(spec.TargetCPUUtilization, spec.Tolerance, obs, current)
+	return CPURecommendation(spec.TargetCPUUtilization, spec.tolerances(), obs, current)
 }
 
 // CPURecommendation applies the HPA's replica calculation for an average
@@ -21,13 +21,14 @@ func cpuSignal(spec Spec, obs CPUObservation, current int32) Signal {
 //   - without unready or missing pods the recommendation is
 //     ceil(ratio x ready pods);
 //   - otherwise the ratio is recomputed with missing pods at 100% of their
-//     request when pointing down and 0% when pointing up, and with unready
+//     request or the target, whichever is higher, when pointing down and 0%
+//     when pointing up, and with unready
 //     pods at 0% when pointing up (ignored when pointing down); the signal
 //     holds the current replicas when that recomputation reverses the
 //     direction or the new count contradicts it;
 //   - a ratio within tolerance of 1 holds the current replicas
 //     (WithinTolerance: the caller keeps current instead of Recommendation).
-func CPURecommendation(targetPercent int32, tolerance float64, obs CPUObservation, current int32) Signal {
+func CPURecommendation(targetPercent int32, tolerance Tolerance, obs CPUObservation, current int32) Signal {
 	s := Signal{Target: float64(targetPercent), Enabled: true}
 	if !obs.Available {
 		s.Note = NoteCPUUnavailable
@@ -72,7 +73,7 @@ func CPURecommendation(targetPercent int32, tolerance float64, obs CPUObservatio
 	rebalanceUnready := unready > 0 && ratio > 1
 	if !rebalanceUnready && missing == 0 {
 		s.Recommendation = ceilReplicas(ratio * float64(ready))
-		s.WithinTolerance = s.Recommendation != current && withinTolerance(ratio, tolerance)
+		s.WithinTolerance = s.Recommendation != current && tolerance.within(ratio)
 		return s
 	}
 	if ratio == 1 {
@@ -82,7 +83,9 @@ func CPURecommendation(targetPercent int32, tolerance float64, obs CPUObservatio
 	use, req, n := readyUse, readyReq, ready
 	if missing > 0 {
 		if ratio < 1 {
-			use += missingReq // missing pods at 100% of their request
+			// Missing pods at 100% of their request, or the target
+			// when it is above 100%.
+			use += missingReq * max(1, target/100)
 		}
 		req += missingReq
 		n += missing
@@ -104,7 +107,7 @@ func CPURecommendation(targetPercent int32, tolerance float64, obs CPUObservatio
 		return s
 	}
 	s.Recommendation = rec
-	s.WithinTolerance = rec != current && withinTolerance(newRatio, tolerance)
+	s.WithinTolerance = rec != current && tolerance.within(newRatio)
 	return s
 }
 
@@ -113,10 +116,21 @@ func wholePercent(use, req float64) float64 {
 	return math.Floor(use * 100 / req)
 }
 
-// withinTolerance reports whether ratio is within 1 +/- tolerance; the
-// epsilon keeps a ratio of exactly 1.1 within a tolerance of 0.1.
-func withinTolerance(ratio, tolerance float64) bool {
-	return math.Abs(1-ratio) <= tolerance+1e-9
+// Tolerance is how far the ratio of need to capacity may stray from 1
+// without a change: up to 1+Up above, down to 1-Down below (the HPA's
+// per-direction tolerance).
+type Tolerance struct{ Up, Down float64 }
+
+// Symmetric is a tolerance of t both ways.
+func Symmetric(t float64) Tolerance { return Tolerance{Up: t, Down: t} }
+
+// within reports whether ratio is within the tolerance; the epsilon keeps
+// a ratio of exactly 1.1 within a tolerance of 0.1.
+func (t Tolerance) within(ratio float64) bool {
+	if ratio >= 1 {
+		return ratio-1 <= t.Up+1e-9
+	}
+	return 1-ratio <= t.Down+1e-9
 }
 
 // ceilReplicas rounds a replica count up, forgiving floating-point noise

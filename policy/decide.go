@@ -52,6 +52,7 @@ func Decide(spec Spec, obs Observation, state State, now time.Time) (Decision, S
 	t.d.Signals.Depth = t.depthSignal()
 	t.d.Signals.Rate = t.rateSignal()
 	t.d.Signals.CPU = cpuSignal(t.spec, obs.CPU, t.cur)
+	t.d.Signals.Wait = t.waitSignal()
 	t.combine()
 	t.behave()
 	t.finish()
@@ -96,9 +97,27 @@ func (s Spec) normalized() Spec {
 	}
 	s.ActivationMaxWait = max(s.ActivationMaxWait, 0)
 	s.ScaleUpCooldown = max(s.ScaleUpCooldown, 0)
-	s.ScaleDownCooldown = max(s.ScaleDownCooldown, 0)
+	s.ScaleUp = s.ScaleUp.normalized()
+	s.ScaleDown = s.ScaleDown.normalized()
+	s.ScaleDownDelay = max(s.ScaleDownDelay, 0)
+	s.ScaleToZeroAfter = max(s.ScaleToZeroAfter, 0)
+	s.TargetWait = max(s.TargetWait, 0)
 	s.FallbackAfter = max(s.FallbackAfter, 0)
 	return s
+}
+
+// normalized makes rules that did not come from ParseSpec safe to use.
+func (r ScalingRules) normalized() ScalingRules {
+	r.StabilizationWindow = max(r.StabilizationWindow, 0)
+	if t := r.Tolerance; t != nil && !(*t >= 0 && *t < math.MaxInt32) {
+		r.Tolerance = nil
+	}
+	return r
+}
+
+// tolerances is the spec's tolerance per direction.
+func (s Spec) tolerances() Tolerance {
+	return Tolerance{Up: s.ScaleUp.tolerance(s.Tolerance), Down: s.ScaleDown.tolerance(s.Tolerance)}
 }
 
 // observe updates the state's trackers from the observation.
@@ -113,8 +132,12 @@ func (t *tick) observe() {
 	}
 
 	// What cannot be seen counts as an arrival: scale to zero needs proof
-	// of quiet.
-	t.arrivedNow = !q.Available || !q.RatesAvailable || q.PublishRate > 0 || t.all > 0
+	// of quiet, which is the publish counter standing still between the
+	// two newest samples (or over the whole rate span) with nothing in the
+	// queue, unacked messages included.
+	quiet := q.Available && ((q.RecentRateSpan > 0 && q.RecentPublishRate == 0) ||
+		(q.RatesAvailable && q.PublishRate == 0))
+	t.arrivedNow = !quiet || t.all > 0
 	if t.arrivedNow || next.LastArrival.IsZero() {
 		next.LastArrival = t.now
 	}
@@ -186,7 +209,7 @@ func (t *tick) depthSignal() Signal {
 	s.Recommendation = int32(min(rec, math.MaxInt32))
 	if t.cur > 0 && s.Recommendation != t.cur {
 		ratio := float64(t.depth) / (float64(t.cur) * float64(target))
-		s.WithinTolerance = withinTolerance(ratio, t.spec.Tolerance)
+		s.WithinTolerance = t.spec.tolerances().within(ratio)
 	}
 	return s
 }
@@ -198,12 +221,97 @@ func (t *tick) depthSignal() Signal {
 // once it is gone (rabbitscale simulate's ramp flapped at 100).
 const DefaultTargetRateUtilization = 90
 
+// plannedRate is the per-pod rate the rate-based rules plan each pod at:
+// target-rate-utilization of the learned (or annotated) rate; 0 when none
+// is known. It records the per-pod rate in the decision.
+func (t *tick) plannedRate() float64 {
+	t.d.PerPodRate = t.perPodRate()
+	return t.d.PerPodRate * float64(t.spec.TargetRateUtilization) / 100
+}
+
+// rateFloor is the fewest pods the arrivals need at the planned per-pod
+// rate, at most the current replicas; ok is false when rate-floor is off
+// or the arrivals or a per-pod rate are unknown.
+//
+// The floor only keeps pods; it never adds them. A backlog that grows
+// scales up through depth anyway, and a floor that could scale up would
+// feed on itself whenever the learned rate is low: pods that split the
+// arrivals between them each seem to manage less, which would ask for
+// more pods still.
+func (t *tick) rateFloor() (floor int32, ok bool) {
+	if !t.spec.RateFloor || !t.q.Available || !t.q.RatesAvailable {
+		return 0, false
+	}
+	rate := t.plannedRate()
+	if rate <= 0 {
+		return 0, false
+	}
+	return min(ceilReplicas(t.q.PublishRate/rate), t.cur), true
+}
+
+// waitSignal sizes for target-wait: a message arriving now waits for the
+// backlog ahead of it, depth / processing rate, so the pods must process
+// at least depth / target-wait, and at least the arrivals so that the wait
+// does not grow. When the wait seen (the oldest ready message's age when
+// publishers stamp their messages, else the backlog over the current
+// processing rate) is already above the target, the backlog is planned to
+// clear in less: target-wait x target-wait / seen, at least a second.
+func (t *tick) waitSignal() Signal {
+	if t.spec.TargetWait <= 0 {
+		return Signal{Note: NoteOff}
+	}
+	target := t.spec.TargetWait.Seconds()
+	s := Signal{Enabled: true, Target: target}
+	if !t.q.Available {
+		s.Note = NoteQueueUnavailable
+		return s
+	}
+	seen, known := t.waitSeen()
+	s.Value = seen
+	if !t.q.RatesAvailable {
+		s.Note = NoteRatesUnavailable
+		return s
+	}
+	rate := t.plannedRate()
+	if rate <= 0 {
+		s.Note = NoteNoRate
+		return s
+	}
+	s.Available = true
+	drain := target
+	if known && seen > target {
+		drain = max(target*target/seen, 1)
+	}
+	need := max(t.q.PublishRate, float64(t.q.Ready)/drain)
+	s.Recommendation = ceilReplicas(need / rate)
+	if t.cur > 0 && s.Recommendation != t.cur {
+		s.WithinTolerance = t.spec.tolerances().within(need / (float64(t.cur) * rate))
+	}
+	return s
+}
+
+// waitSeen is the wait of the queue's oldest ready message in seconds:
+// its age from its publish timestamp, or else the ready messages over the
+// rate the consumers finish them. known is false when neither can tell
+// (nothing is processed while messages wait).
+func (t *tick) waitSeen() (seconds float64, known bool) {
+	if t.q.Ready == 0 {
+		return 0, true
+	}
+	if at := t.q.OldestReadyAt; !at.IsZero() {
+		return max(t.now.Sub(at).Seconds(), 0), true
+	}
+	if done := t.q.processed(); t.q.RatesAvailable && done > 0 {
+		return float64(t.q.Ready) / done, true
+	}
+	return 0, false
+}
+
 func (t *tick) rateSignal() Signal {
 	if t.spec.TargetDrain <= 0 {
 		return Signal{Note: NoteOff}
 	}
-	t.d.PerPodRate = t.perPodRate()
-	rate := t.d.PerPodRate * float64(t.spec.TargetRateUtilization) / 100
+	rate := t.plannedRate()
 	s := Signal{Enabled: true, Target: rate}
 	switch {
 	case !t.q.Available:
@@ -224,7 +332,7 @@ func (t *tick) rateSignal() Signal {
 	// future change to need can let the queue grow without bound.
 	s.Recommendation = max(ceilReplicas(need/rate), ceilReplicas(arrival/rate))
 	if t.cur > 0 && s.Recommendation != t.cur {
-		s.WithinTolerance = withinTolerance(need/(float64(t.cur)*rate), t.spec.Tolerance)
+		s.WithinTolerance = t.spec.tolerances().within(need / (float64(t.cur) * rate))
 	}
 	return s
 }
@@ -233,7 +341,7 @@ func (t *tick) rateSignal() Signal {
 // with tolerance applied (effective) or not (raw), and the signal giving
 // the effective one. ok is false when no signal is available.
 func (t *tick) highest() (effective, raw int32, by Driver, ok bool) {
-	sigs := [...]Signal{t.d.Signals.Depth, t.d.Signals.Rate, t.d.Signals.CPU}
+	sigs := [...]Signal{t.d.Signals.Depth, t.d.Signals.Rate, t.d.Signals.CPU, t.d.Signals.Wait}
 	for i, s := range sigs {
 		if !s.Available {
 			continue
@@ -252,7 +360,7 @@ func (t *tick) highest() (effective, raw int32, by Driver, ok bool) {
 
 // signalDrivers names the signals in the order highest sees them; a tie goes
 // to the first.
-var signalDrivers = [...]Driver{DrivenByDepth, DrivenByRate, DrivenByCPU}
+var signalDrivers = [...]Driver{DrivenByDepth, DrivenByRate, DrivenByCPU, DrivenByWait}
 
 // combine sets the recommendation and what drove it.
 func (t *tick) combine() {
@@ -303,7 +411,7 @@ func (t *tick) combine() {
 
 	default:
 		quiet := t.now.Sub(t.next.LastArrival)
-		if spec.MinReplicas == 0 && t.all == 0 && !t.arrivedNow && quiet >= spec.ScaleDownCooldown {
+		if spec.MinReplicas == 0 && t.all == 0 && !t.arrivedNow && quiet >= spec.ScaleToZeroAfter {
 			t.idle = true
 			if cpu.Available && cpu.effective(t.cur) > 0 {
 				cpu.Note = NoteIgnoredWhenIdle
@@ -316,10 +424,17 @@ func (t *tick) combine() {
 		if raw != eff {
 			t.limit(Limit{Kind: LimitTolerance, From: raw, To: eff})
 		}
+		if floor, ok := t.rateFloor(); ok && floor > eff {
+			t.limit(Limit{Kind: LimitRateFloor, From: eff, To: floor})
+			d.Recommendation = floor
+		}
 	}
 }
 
-// behave applies cooldowns, the scale-down window, step limits and bounds.
+// behave applies the stabilization windows, the cooldown and delay, the
+// policies budgeted over their periods, and the bounds, in the HPA's order
+// (kubernetes pkg/controller/podautoscaler, normalizeDesiredReplicasWithBehaviors):
+// stabilize, then limit the rate, then bound.
 func (t *tick) behave() {
 	spec, cur := &t.spec, t.cur
 	rec := t.d.Recommendation
@@ -329,20 +444,26 @@ func (t *tick) behave() {
 		// so count the current replicas as seen now.
 		history = []Recommendation{{Time: t.now, Replicas: cur}}
 	}
-	t.next.History = record(history, Recommendation{Time: t.now, Replicas: rec}, spec.ScaleDownCooldown)
+	r := Recommendation{Time: t.now, Replicas: rec}
+	t.next.History = record(history, r, spec.ScaleDown.StabilizationWindow)
+	t.next.UpHistory = recordLow(t.state.UpHistory, r, spec.ScaleUp.StabilizationWindow)
+	t.next.Events = trimEvents(t.state.Events, max(spec.ScaleUp.longestPeriod(), spec.ScaleDown.longestPeriod()), t.now)
 	desired := rec
 	switch {
 	case t.direct:
 	case rec > cur:
-		last := t.next.LastScaleUp
-		if until := last.Add(spec.ScaleUpCooldown); !last.IsZero() && t.now.Before(until) {
-			t.limit(Limit{Kind: LimitScaleUpCooldown, From: rec, To: cur, Until: until})
-			desired = cur
-			break
+		if w := windowMin(t.next.UpHistory); w < rec {
+			desired = max(w, cur)
+			t.limit(Limit{Kind: LimitScaleUpWindow, From: rec, To: desired})
 		}
-		if step := spec.MaxScaleUpStep.MaxChange(cur); int64(rec)-int64(cur) > step {
-			desired = int32(int64(cur) + step)
-			t.limit(Limit{Kind: LimitScaleUpStep, From: rec, To: desired})
+		last := t.next.LastScaleUp
+		if until := last.Add(spec.ScaleUpCooldown); desired > cur && !last.IsZero() && t.now.Before(until) {
+			t.limit(Limit{Kind: LimitScaleUpCooldown, From: desired, To: cur, Until: until})
+			desired = cur
+		}
+		if lim := spec.ScaleUp.Limit(true, cur, t.next.Events, t.now); desired > cur && desired > lim {
+			t.limit(Limit{Kind: LimitScaleUpStep, From: desired, To: lim})
+			desired = lim
 		}
 	case rec < cur:
 		if !t.idle {
@@ -350,20 +471,19 @@ func (t *tick) behave() {
 				desired = min(w, cur)
 				t.limit(Limit{Kind: LimitScaleDownWindow, From: rec, To: desired})
 			}
+			last := t.next.LastScaleUp
+			if until := last.Add(spec.ScaleDownDelay); desired < cur && !last.IsZero() && t.now.Before(until) {
+				t.limit(Limit{Kind: LimitScaleDownDelay, From: desired, To: cur, Until: until})
+				desired = cur
+			}
 		}
-		last := t.next.LastScaleUp
-		if until := last.Add(spec.ScaleDownCooldown); desired < cur && !last.IsZero() && t.now.Before(until) {
-			t.limit(Limit{Kind: LimitScaleDownCooldown, From: desired, To: cur, Until: until})
-			desired = cur
-		}
-		if step := spec.MaxScaleDownStep.MaxChange(cur); desired < cur && int64(cur)-int64(desired) > step {
-			to := int32(int64(cur) - step)
-			t.limit(Limit{Kind: LimitScaleDownStep, From: desired, To: to})
-			desired = to
+		if lim := spec.ScaleDown.Limit(false, cur, t.next.Events, t.now); desired < cur && desired < lim {
+			t.limit(Limit{Kind: LimitScaleDownStep, From: desired, To: lim})
+			desired = lim
 		}
 		if desired == 0 && spec.MinReplicas == 0 && !t.idle {
 			t.limit(Limit{Kind: LimitRecentArrivals, From: 0, To: 1,
-				Until: t.next.LastArrival.Add(spec.ScaleDownCooldown)})
+				Until: t.next.LastArrival.Add(spec.ScaleToZeroAfter)})
 			desired = 1
 		}
 	}
@@ -400,6 +520,15 @@ func (t *tick) finish() {
 		} else {
 			t.next.LastScaleDown = t.now
 		}
+		if max(t.spec.ScaleUp.longestPeriod(), t.spec.ScaleDown.longestPeriod()) > 0 {
+			t.next.Events = append(t.next.Events, ScaleEvent{Time: t.now, Change: d.Desired - t.cur})
+		}
+	}
+	if t.d.Signals.Wait.Available && d.Desired > 0 {
+		if rate := t.d.Signals.Wait.Target; rate > 0 && t.d.PerPodRate > 0 {
+			planned := t.d.PerPodRate * float64(t.spec.TargetRateUtilization) / 100 * float64(d.Desired)
+			d.Wait = time.Duration(float64(t.q.Ready) / planned * float64(time.Second)).Round(time.Second)
+		}
 	}
 	d.Reason = t.reason()
 }
@@ -432,6 +561,17 @@ func (t *tick) reason() string {
 			b = appendDuration(b, l.Until.Sub(t.now))
 			b = append(b, " left)"...)
 		}
+		if l.Kind == LimitRateFloor {
+			b = append(b, " (arrivals "...)
+			b = strconv.AppendFloat(b, t.q.PublishRate, 'f', 1, 64)
+			b = append(b, "/s at "...)
+			b = strconv.AppendFloat(b, t.d.PerPodRate*float64(t.spec.TargetRateUtilization)/100, 'f', 1, 64)
+			b = append(b, "/s per pod)"...)
+		}
+	}
+	if t.d.Wait > 0 {
+		b = append(b, "; plans wait "...)
+		b = appendDuration(b, t.d.Wait)
 	}
 	b = append(b, "; "...)
 	switch {
@@ -486,6 +626,25 @@ func (t *tick) appendCause(b []byte) []byte {
 		b = strconv.AppendFloat(b, t.d.PerPodRate, 'f', 1, 64)
 		b = append(b, "/s)"...)
 		b = appendWants(b, sig.Rate.Recommendation)
+	case DrivenByWait:
+		b = append(b, "wait "...)
+		b = appendSeconds(b, sig.Wait.Value)
+		if t.q.OldestReadyAt.IsZero() || t.q.Ready == 0 {
+			b = append(b, " (expected)"...)
+		} else {
+			b = append(b, " (oldest ready)"...)
+		}
+		b = appendCompare(b, sig.Wait.Value, sig.Wait.Target)
+		b = append(b, "target-wait "...)
+		b = appendDuration(b, t.spec.TargetWait)
+		b = append(b, ": ready "...)
+		b = strconv.AppendInt(b, t.q.Ready, 10)
+		b = append(b, ", arrivals "...)
+		b = strconv.AppendFloat(b, t.q.PublishRate, 'f', 1, 64)
+		b = append(b, "/s at "...)
+		b = strconv.AppendFloat(b, t.d.PerPodRate*float64(t.spec.TargetRateUtilization)/100, 'f', 1, 64)
+		b = append(b, "/s per pod"...)
+		b = appendWants(b, sig.Wait.Recommendation)
 	case DrivenByCPU:
 		b = append(b, "cpu "...)
 		b = strconv.AppendFloat(b, sig.CPU.Value, 'f', 0, 64)
@@ -552,6 +711,16 @@ func appendCompare(b []byte, value, capacity float64) []byte {
 func appendWants(b []byte, n int32) []byte {
 	b = append(b, " wants "...)
 	return strconv.AppendInt(b, int64(n), 10)
+}
+
+// appendSeconds writes a number of seconds as appendDuration does, below a
+// minute with a tenth ("0.4s").
+func appendSeconds(b []byte, secs float64) []byte {
+	if secs < 60 {
+		b = strconv.AppendFloat(b, max(secs, 0), 'f', 1, 64)
+		return append(b, 's')
+	}
+	return appendDuration(b, time.Duration(min(secs, 1e9)*float64(time.Second)))
 }
 
 // appendDuration writes d rounded to the second, as time.Duration.String

@@ -528,14 +528,13 @@ func TestScaleToZero(t *testing.T) {
 			Limits: []policy.Limit{{Kind: policy.LimitScaleDownWindow, From: 0, To: 2}},
 			Reason: "depth 0 < 2 pods x 100 wants 0; scale-down-window 0 -> 2; hold 2",
 		}},
-		{"idle, but a scale-up within the cooldown", zero, idle, func() policy.State {
+		{"idle goes to zero within scale-down-delay after a scale-up: scale-to-zero-after alone decides, as KEDA's cooldownPeriod", zero, idle, func() policy.State {
 			s := quiet(time.Hour)
 			s.LastScaleUp = t0.Add(-time.Minute)
 			return s
 		}(), summary{
-			Desired: 2, DrivenBy: policy.DrivenByIdle,
-			Limits: []policy.Limit{{Kind: policy.LimitScaleDownCooldown, From: 0, To: 2, Until: t0.Add(4 * time.Minute)}},
-			Reason: "queue empty, no arrivals for 1h0m0s wants 0; scale-down-cooldown 0 -> 2 (4m0s left); hold 2",
+			Desired: 0, Apply: true, DrivenBy: policy.DrivenByIdle,
+			Reason: "queue empty, no arrivals for 1h0m0s wants 0; scale 2 -> 0",
 		}},
 		{"idle ignores the window and CPU", append([]string{policy.KeyTargetCPUUtilization, "50"}, zero...), idle, func() policy.State {
 			s := quiet(5 * time.Minute)
@@ -674,8 +673,8 @@ func TestBehaviour(t *testing.T) {
 			return s
 		}(), summary{
 			Desired: 8, DrivenBy: policy.DrivenByDepth,
-			Limits: []policy.Limit{{Kind: policy.LimitScaleDownCooldown, From: 3, To: 8, Until: t0.Add(time.Minute)}},
-			Reason: "depth 300 < 8 pods x 100 wants 3; scale-down-cooldown 3 -> 8 (1m0s left); hold 8",
+			Limits: []policy.Limit{{Kind: policy.LimitScaleDownDelay, From: 3, To: 8, Until: t0.Add(time.Minute)}},
+			Reason: "depth 300 < 8 pods x 100 wants 3; scale-down-delay 3 -> 8 (1m0s left); hold 8",
 		}},
 		{"scale-down step", []string{policy.KeyMaxScaleDownStep, "2,10%", policy.KeyMaxReplicas, "50"}, 30, q(300, 0), settled(30), summary{
 			Desired: 27, Apply: true, DrivenBy: policy.DrivenByDepth,
@@ -810,7 +809,7 @@ func TestHistoryStaysSmall(t *testing.T) {
 func TestDecideOddSpec(t *testing.T) {
 	// A Spec not from ParseSpec is made safe rather than trusted.
 	spec := policy.Spec{MinReplicas: 5, MaxReplicas: 2, TargetDepthPerPod: 0, Tolerance: math.NaN(),
-		ScaleDownCooldown: -time.Minute, PerPodRate: math.Inf(1), TargetDrain: time.Minute}
+		ScaleDownDelay: -time.Minute, ScaleToZeroAfter: -time.Second, PerPodRate: math.Inf(1), TargetDrain: time.Minute}
 	d, _ := policy.Decide(spec, obs(3, withRates(q(10, 0), 1, 1)), policy.State{}, t0)
 	if d.Desired != 5 {
 		t.Errorf("Desired = %d, want 5 (min-replicas wins over a smaller max)", d.Desired)

@@ -30,6 +30,10 @@ type Decision struct {
 	// learned; 0 when the signal is off or knows none. The signal's Target
 	// plans each pod at Spec.TargetRateUtilization percent of it.
 	PerPodRate float64 `json:"perPodRate,omitempty"`
+	// Wait is the wait the decision plans for: the backlog over the
+	// Desired pods' planned rate, when the wait signal is on and knows a
+	// per-pod rate; 0 otherwise.
+	Wait time.Duration `json:"wait,omitempty"`
 	// Limits lists, in the order applied, every rule that moved the
 	// number away from what the signals asked for.
 	Limits []Limit `json:"limits,omitempty"`
@@ -49,7 +53,7 @@ func (d Decision) Summary() string {
 	for _, l := range d.Limits {
 		fmt.Fprintf(&b, " %s", l.Kind)
 	}
-	for _, s := range [...]Signal{d.Signals.Depth, d.Signals.Rate, d.Signals.CPU} {
+	for _, s := range [...]Signal{d.Signals.Depth, d.Signals.Rate, d.Signals.CPU, d.Signals.Wait} {
 		fmt.Fprintf(&b, " [%v %v %v %q]", s.Enabled, s.Available, s.WithinTolerance, s.Note)
 	}
 	return b.String()
@@ -78,6 +82,8 @@ const (
 	DrivenByDepth Driver = "depth"
 	DrivenByRate  Driver = "rate"
 	DrivenByCPU   Driver = "cpu"
+	// DrivenByWait: the wait signal (target-wait).
+	DrivenByWait Driver = "wait"
 	// DrivenByHold: the queue could not be read, the current replicas are
 	// held.
 	DrivenByHold Driver = "hold"
@@ -93,11 +99,15 @@ const (
 	DrivenByActivation Driver = "activation"
 )
 
-// Signals are the three inputs of a decision.
+// Signals are the inputs of a decision.
 type Signals struct {
 	Depth Signal `json:"depth"`
 	Rate  Signal `json:"rate"`
 	CPU   Signal `json:"cpu"`
+	// Wait's Value is the wait seen in seconds (the oldest ready
+	// message's age, or the backlog over the processing rate) and its
+	// Target target-wait in seconds.
+	Wait Signal `json:"wait"`
 }
 
 // Signal is one input's reading and recommendation.
@@ -152,17 +162,28 @@ type LimitKind string
 
 // Limit kinds.
 const (
-	LimitTolerance         LimitKind = "tolerance"
-	LimitQueueUnavailable  LimitKind = "queue-unavailable"
-	LimitFallback          LimitKind = "fallback-replicas"
-	LimitActivation        LimitKind = "activation-depth"
-	LimitScaleUpCooldown   LimitKind = "scale-up-cooldown"
-	LimitScaleDownWindow   LimitKind = "scale-down-window"
-	LimitScaleDownCooldown LimitKind = "scale-down-cooldown"
-	LimitScaleUpStep       LimitKind = "max-scale-up-step"
-	LimitScaleDownStep     LimitKind = "max-scale-down-step"
+	LimitTolerance        LimitKind = "tolerance"
+	LimitQueueUnavailable LimitKind = "queue-unavailable"
+	LimitFallback         LimitKind = "fallback-replicas"
+	LimitActivation       LimitKind = "activation-depth"
+	// LimitRateFloor raised the recommendation to the pods the arrivals
+	// need (rate-floor).
+	LimitRateFloor       LimitKind = "rate-floor"
+	LimitScaleUpCooldown LimitKind = "scale-up-cooldown"
+	// LimitScaleUpWindow: the lowest recommendation of the scale-up
+	// stabilization window.
+	LimitScaleUpWindow LimitKind = "scale-up-window"
+	// LimitScaleDownWindow: the highest recommendation of the scale-down
+	// stabilization window.
+	LimitScaleDownWindow LimitKind = "scale-down-window"
+	LimitScaleDownDelay  LimitKind = "scale-down-delay"
+	// LimitScaleUpStep and LimitScaleDownStep: the direction's policies
+	// (the step annotations or rabbitscale.io/behavior), budgeted over
+	// their periods.
+	LimitScaleUpStep   LimitKind = "max-scale-up-step"
+	LimitScaleDownStep LimitKind = "max-scale-down-step"
 	// LimitRecentArrivals keeps one replica when scale to zero is allowed
-	// but messages arrived within the scale-down cooldown.
+	// but the queue has not been quiet for scale-to-zero-after.
 	LimitRecentArrivals LimitKind = "recent-arrivals"
 	LimitMinReplicas    LimitKind = "min-replicas"
 	LimitMaxReplicas    LimitKind = "max-replicas"

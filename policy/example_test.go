@@ -18,7 +18,7 @@ func ExampleParseSpec() {
 	})
 	fmt.Println(err)
 	fmt.Println(spec.Queue.Names, spec.TargetDepthPerPod, spec.MinReplicas, spec.MaxReplicas,
-		spec.MaxScaleUpStep, spec.MaxScaleDownStep, spec.ScaleDownCooldown)
+		spec.ScaleUp.Policies, spec.ScaleDown.Policies, spec.ScaleDown.StabilizationWindow)
 
 	_, err = policy.ParseSpec(map[string]string{
 		"rabbitscale.io/queue":                "orders",
@@ -38,7 +38,7 @@ func ExampleParseSpec() {
 	fmt.Println(errors.Is(err, policy.ErrNoQueue))
 	// Output:
 	// <nil>
-	// [orders invoices] 300 1 20 4,100% 100% 5m0s
+	// [orders invoices] 300 1 20 [4 100%] [100%] 5m0s
 	// rabbitscale.io/target-depth-per-pod: "ten" is not an integer
 	// rabbitscale.io/scale-down-cooldown: "-1m" must not be negative
 	// rabbitscale.io/min-replicas: 5 > rabbitscale.io/max-replicas: 3

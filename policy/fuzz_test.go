@@ -49,14 +49,16 @@ func FuzzParseSpec(f *testing.F) {
 		if (len(spec.Queue.Names) == 0) == (spec.Queue.Pattern == nil) {
 			t.Errorf("queues %q and pattern %v: want exactly one", spec.Queue.Names, spec.Queue.Pattern)
 		}
-		if spec.ScaleDownCooldown < 0 || spec.TargetDrain < 0 {
-			t.Errorf("negative duration accepted: %v %v", spec.ScaleDownCooldown, spec.TargetDrain)
+		if spec.ScaleDown.StabilizationWindow < 0 || spec.ScaleDownDelay < 0 || spec.ScaleToZeroAfter < 0 || spec.TargetDrain < 0 {
+			t.Errorf("negative duration accepted: %v %v %v %v", spec.ScaleDown.StabilizationWindow, spec.ScaleDownDelay, spec.ScaleToZeroAfter, spec.TargetDrain)
 		}
 		if fb := spec.FallbackReplicas; fb != nil && (*fb < spec.MinReplicas || *fb > spec.MaxReplicas) {
 			t.Errorf("fallback %d outside [%d, %d] accepted", *fb, spec.MinReplicas, spec.MaxReplicas)
 		}
-		if spec.MaxScaleDownStep.Percent > 100 {
-			t.Errorf("scale-down step %v accepted", spec.MaxScaleDownStep)
+		for _, p := range spec.ScaleDown.Policies {
+			if p.Type == policy.PercentPolicy && p.Value > 100 {
+				t.Errorf("scale-down step %v accepted", p)
+			}
 		}
 	})
 }

@@ -9,29 +9,36 @@ const Prefix = "rabbitscale.io/"
 // table between the annotations markers documents them in the same order as
 // Keys, and a test keeps the two in step.
 const (
-	KeyQueue                 = Prefix + "queue"
-	KeyQueuePattern          = Prefix + "queue-pattern"
-	KeyVHost                 = Prefix + "vhost"
-	KeyBroker                = Prefix + "broker"
-	KeyTargetDepthPerPod     = Prefix + "target-depth-per-pod"
-	KeyCountUnacked          = Prefix + "count-unacked"
-	KeyMinReplicas           = Prefix + "min-replicas"
-	KeyMaxReplicas           = Prefix + "max-replicas"
-	KeyActivationDepth       = Prefix + "activation-depth"
-	KeyActivationMaxWait     = Prefix + "activation-max-wait"
-	KeyTargetDrainSeconds    = Prefix + "target-drain-seconds"
-	KeyPerPodRate            = Prefix + "per-pod-rate"
-	KeyTargetRateUtilization = Prefix + "target-rate-utilization"
-	KeyTargetCPUUtilization  = Prefix + "target-cpu-utilization"
-	KeyTolerance             = Prefix + "tolerance"
-	KeyScaleUpCooldown       = Prefix + "scale-up-cooldown"
-	KeyScaleDownCooldown     = Prefix + "scale-down-cooldown"
-	KeyMaxScaleUpStep        = Prefix + "max-scale-up-step"
-	KeyMaxScaleDownStep      = Prefix + "max-scale-down-step"
-	KeyFallbackReplicas      = Prefix + "fallback-replicas"
-	KeyFallbackAfter         = Prefix + "fallback-after"
-	KeyPaused                = Prefix + "paused"
-	KeyDryRun                = Prefix + "dry-run"
+	KeyQueue                  = Prefix + "queue"
+	KeyQueuePattern           = Prefix + "queue-pattern"
+	KeyVHost                  = Prefix + "vhost"
+	KeyBroker                 = Prefix + "broker"
+	KeyTargetDepthPerPod      = Prefix + "target-depth-per-pod"
+	KeyCountUnacked           = Prefix + "count-unacked"
+	KeyMinReplicas            = Prefix + "min-replicas"
+	KeyMaxReplicas            = Prefix + "max-replicas"
+	KeyActivationDepth        = Prefix + "activation-depth"
+	KeyActivationMaxWait      = Prefix + "activation-max-wait"
+	KeyTargetDrainSeconds     = Prefix + "target-drain-seconds"
+	KeyPerPodRate             = Prefix + "per-pod-rate"
+	KeyTargetRateUtilization  = Prefix + "target-rate-utilization"
+	KeyRateFloor              = Prefix + "rate-floor"
+	KeyTargetWait             = Prefix + "target-wait"
+	KeyTargetCPUUtilization   = Prefix + "target-cpu-utilization"
+	KeyTolerance              = Prefix + "tolerance"
+	KeyScaleUpCooldown        = Prefix + "scale-up-cooldown"
+	KeyScaleUpStabilization   = Prefix + "scale-up-stabilization"
+	KeyScaleDownCooldown      = Prefix + "scale-down-cooldown"
+	KeyScaleDownStabilization = Prefix + "scale-down-stabilization"
+	KeyScaleDownDelay         = Prefix + "scale-down-delay"
+	KeyScaleToZeroAfter       = Prefix + "scale-to-zero-after"
+	KeyMaxScaleUpStep         = Prefix + "max-scale-up-step"
+	KeyMaxScaleDownStep       = Prefix + "max-scale-down-step"
+	KeyBehavior               = Prefix + "behavior"
+	KeyFallbackReplicas       = Prefix + "fallback-replicas"
+	KeyFallbackAfter          = Prefix + "fallback-after"
+	KeyPaused                 = Prefix + "paused"
+	KeyDryRun                 = Prefix + "dry-run"
 )
 
 // Status annotations: written by the controller, never by users. ParseSpec
@@ -58,12 +65,19 @@ var keys = [...]string{
 	KeyTargetDrainSeconds,
 	KeyPerPodRate,
 	KeyTargetRateUtilization,
+	KeyRateFloor,
+	KeyTargetWait,
 	KeyTargetCPUUtilization,
 	KeyTolerance,
 	KeyScaleUpCooldown,
+	KeyScaleUpStabilization,
 	KeyScaleDownCooldown,
+	KeyScaleDownStabilization,
+	KeyScaleDownDelay,
+	KeyScaleToZeroAfter,
 	KeyMaxScaleUpStep,
 	KeyMaxScaleDownStep,
+	KeyBehavior,
 	KeyFallbackReplicas,
 	KeyFallbackAfter,
 	KeyPaused,

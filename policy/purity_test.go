@@ -11,7 +11,12 @@ import (
 )
 
 // TestPurity keeps the engine pure: the package's own (non-test) files
-// import only the standard library and never read the clock.
+// import only the standard library and never read the clock. The one
+// exception is sigs.k8s.io/yaml, which turns an HPA behavior pasted as YAML
+// into JSON for encoding/json (ParseBehavior): it does no I/O and pulls in
+// nothing of Kubernetes.
+var allowedImports = map[string]bool{"sigs.k8s.io/yaml": true}
+
 func TestPurity(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -28,7 +33,7 @@ func TestPurity(t *testing.T) {
 		}
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") && !allowedImports[path] {
 				t.Errorf("%s imports %s: policy must use the standard library only", name, path)
 			}
 		}

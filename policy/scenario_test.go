@@ -312,7 +312,27 @@ func TestScenarioKEDAActivationBug(t *testing.T) {
 			}
 			return step{queue: hover[i%4], want: want}
 		})
-		replay(t, mustSpec(t, kv...), 20, policy.State{}, steps)
+		replay(t, mustSpec(t, append(kv, policy.KeyRateFloor, "false")...), 20, policy.State{}, steps)
+	})
+	t.Run("the rate floor, by default", func(t *testing.T) {
+		// The one pod left after the window saturates (a message waits
+		// for it), so its rate is learned: about 50/s. The arrivals'
+		// floor then keeps it when depth 0 alone would ask for none.
+		spec := mustSpec(t, kv...)
+		replicas, state := int32(20), policy.State{}
+		for i := range 120 {
+			d, next := policy.Decide(spec, obs(replicas, hover[i%4]), state, t0.Add(time.Duration(i)*15*time.Second))
+			if i > 20 && d.Desired != 1 {
+				t.Fatalf("tick %d: %s: want 1 pod", i, d.Reason)
+			}
+			if i == 22 && !strings.HasPrefix(d.Reason, "depth 0 < 1 pods x 100 wants 0; rate-floor 0 -> 1 (arrivals 50.0/s at ") {
+				t.Errorf("tick %d: Reason %q does not state the floor and the arrivals", i, d.Reason)
+			}
+			if d.Apply {
+				replicas = d.Desired
+			}
+			state = next
+		}
 	})
 	t.Run("depth always zero", func(t *testing.T) {
 		steps := every(0, 30*time.Minute, 15*time.Second, func(i int, _ string) step {
@@ -347,5 +367,26 @@ func TestScenarioKEDAActivationBug(t *testing.T) {
 			return step{queue: hover[i%4], want: want}
 		})
 		replay(t, spec, 20, policy.State{}, steps)
+	})
+}
+
+// TestScenarioRateFloorHoldsWhileArrivalsContinue: a backlog drained by 10
+// pods that each manage 10/s, with 60/s still arriving. Depth alone asks
+// for 1 pod and would be back to 7 a tick later; the arrivals' floor keeps
+// ceil(60 / (90% x 10)) = 7, and lets go as the arrivals fall.
+func TestScenarioRateFloorHoldsWhileArrivalsContinue(t *testing.T) {
+	spec := mustSpec(t, policy.KeyScaleDownStabilization, "0s", policy.KeyScaleDownDelay, "0s")
+	state := policy.State{PerPodRate: 10, PerPodRateAt: t0}
+	steps := []step{
+		{"0s", withRates(q(20, 10), 60, 60), "10 -> 7 depth [rate-floor]",
+			"depth 30 < 10 pods x 100 wants 1; rate-floor 1 -> 7 (arrivals 60.0/s at 9.0/s per pod); scale 10 -> 7"},
+		{"15s", withRates(q(5, 7), 60, 60), "7 -> 7 depth [rate-floor]", ""},
+		{"30s", withRates(q(3, 5), 30, 30), "7 -> 4 depth [rate-floor]", ""},
+		{"45s", withRates(q(0, 2), 5, 5), "4 -> 1 depth", ""},
+	}
+	replay(t, spec, 10, state, steps)
+	t.Run("off", func(t *testing.T) {
+		spec := mustSpec(t, policy.KeyScaleDownStabilization, "0s", policy.KeyScaleDownDelay, "0s", policy.KeyRateFloor, "false")
+		replay(t, spec, 10, state, []step{{"0s", withRates(q(20, 10), 60, 60), "10 -> 1 depth", ""}})
 	})
 }

@@ -31,50 +31,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Key + ": " + e.Reason }
 
-// Step limits how far one decision may move the replica count. When both
-// forms are set the larger change is allowed (the HPA's selectPolicy Max);
-// when neither is, the change is unlimited.
-type Step struct {
-	// Pods is an absolute number of pods, 0 for unset.
-	Pods int32 `json:"pods,omitempty"`
-	// Percent is a percentage of the current replicas, 0 for unset.
-	Percent int32 `json:"percent,omitempty"`
-}
-
-// Unlimited reports whether the step sets no limit.
-func (s Step) Unlimited() bool { return s.Pods <= 0 && s.Percent <= 0 }
-
-// MaxChange is the largest change allowed away from current: the larger of
-// Pods and ceil(current x Percent / 100), and at least one pod. It is
-// math.MaxInt64 when the step is unlimited.
-func (s Step) MaxChange(current int32) int64 {
-	if s.Unlimited() {
-		return math.MaxInt64
-	}
-	var change int64
-	if s.Pods > 0 {
-		change = int64(s.Pods)
-	}
-	if s.Percent > 0 && current > 0 {
-		change = max(change, (int64(current)*int64(s.Percent)+99)/100)
-	}
-	return max(change, 1)
-}
-
-// String renders the step the way the annotation writes it: "4,100%", "4",
-// "100%" or "none".
-func (s Step) String() string {
-	switch {
-	case s.Unlimited():
-		return "none"
-	case s.Percent <= 0:
-		return strconv.Itoa(int(s.Pods))
-	case s.Pods <= 0:
-		return strconv.Itoa(int(s.Percent)) + "%"
-	}
-	return strconv.Itoa(int(s.Pods)) + "," + strconv.Itoa(int(s.Percent)) + "%"
-}
-
 // Spec is a workload's parsed, defaulted and validated configuration. Build
 // it with ParseSpec; DefaultSpec gives the defaults.
 type Spec struct {
@@ -116,14 +72,30 @@ type Spec struct {
 	// stays within 1 +/- Tolerance.
 	Tolerance float64
 
+	// ScaleUpCooldown is the time after a scale-up before the next one
+	// (the HPA has none: with Behavior set it defaults to 0).
 	ScaleUpCooldown time.Duration
-	// ScaleDownCooldown is both the scale-down stabilisation window and
-	// the minimum time between a scale-up and the next scale-down, and
-	// the quiet time required before scaling to zero.
-	ScaleDownCooldown time.Duration
+	// ScaleUp and ScaleDown are the HPA's behavior, per direction: the
+	// stabilization window, the policies budgeted over their periods, the
+	// selection among them, the tolerance. Without rabbitscale.io/behavior
+	// they come from the step and stabilization annotations.
+	ScaleUp, ScaleDown ScalingRules
+	// ScaleDownDelay is the time after a scale-up before any scale-down
+	// other than to zero (the HPA has none: with Behavior set it defaults
+	// to 0).
+	ScaleDownDelay time.Duration
+	// ScaleToZeroAfter is how long the queue, unacked messages included,
+	// must have been empty with no publish before min-replicas 0 takes
+	// the workload to zero: KEDA's cooldownPeriod.
+	ScaleToZeroAfter time.Duration
 
-	MaxScaleUpStep   Step
-	MaxScaleDownStep Step
+	// RateFloor keeps every recommendation at or above the pods the
+	// arrivals need, ceil(arrivals / (target-rate-utilization x per-pod
+	// rate)), once a per-pod rate is known (learned or annotated).
+	RateFloor bool
+	// TargetWait enables the wait signal when > 0: keep a message's wait
+	// in the queue under it.
+	TargetWait time.Duration
 
 	// FallbackReplicas applies once the queue signal has failed for
 	// FallbackAfter; nil holds the current replicas instead.
@@ -136,6 +108,11 @@ type Spec struct {
 	// have been applied.
 	DryRun bool
 }
+
+// DefaultScaleDownCooldown is the default of scale-down-cooldown, and so of
+// the three times it sets: the scale-down stabilization window, the delay
+// after a scale-up, and the idle time before zero.
+const DefaultScaleDownCooldown = 5 * time.Minute
 
 // DefaultSpec returns the defaults of the annotation contract. It has no
 // queue and no target depth, which ParseSpec requires.
@@ -150,9 +127,15 @@ func DefaultSpec() Spec {
 		Tolerance:             0.1,
 		TargetRateUtilization: DefaultTargetRateUtilization,
 		ScaleUpCooldown:       15 * time.Second,
-		ScaleDownCooldown:     5 * time.Minute,
-		MaxScaleDownStep:      Step{Percent: 100},
-		FallbackAfter:         time.Minute,
+		ScaleDown: ScalingRules{
+			StabilizationWindow: DefaultScaleDownCooldown,
+			Select:              SelectMax,
+			Policies:            []ScalingPolicy{{Type: PercentPolicy, Value: 100}},
+		},
+		ScaleDownDelay:   DefaultScaleDownCooldown,
+		ScaleToZeroAfter: DefaultScaleDownCooldown,
+		RateFloor:        true,
+		FallbackAfter:    time.Minute,
 	}
 }
 
@@ -189,12 +172,11 @@ func ParseSpec(annotations map[string]string) (Spec, error) {
 	p.drain(&s.TargetDrain)
 	p.rate(&s.PerPodRate)
 	p.percent(KeyTargetRateUtilization, 100, "remove the annotation for the default", &s.TargetRateUtilization)
+	p.bool(KeyRateFloor, &s.RateFloor)
+	p.positive(KeyTargetWait, "remove the annotation to turn the wait signal off", &s.TargetWait)
 	p.percent(KeyTargetCPUUtilization, 0, "remove the annotation to turn the CPU signal off", &s.TargetCPUUtilization)
 	p.tolerance(&s.Tolerance)
-	p.duration(KeyScaleUpCooldown, &s.ScaleUpCooldown)
-	p.duration(KeyScaleDownCooldown, &s.ScaleDownCooldown)
-	p.step(KeyMaxScaleUpStep, 0, &s.MaxScaleUpStep)
-	p.step(KeyMaxScaleDownStep, 100, &s.MaxScaleDownStep)
+	p.behaviour(&s)
 	var fallback int32
 	fallbackSet := p.int32(KeyFallbackReplicas, 0, &fallback)
 	if fallbackSet {
@@ -223,9 +205,11 @@ func ParseSpec(annotations map[string]string) (Spec, error) {
 		p.fail(KeyFallbackReplicas, p.raw(KeyFallbackReplicas), "%d is outside [%s: %d, %s: %d]",
 			fallback, KeyMinReplicas, s.MinReplicas, KeyMaxReplicas, s.MaxReplicas)
 	}
-	if p.has(KeyPerPodRate) && s.PerPodRate > 0 && s.TargetDrain == 0 && !p.has(KeyTargetDrainSeconds) {
-		p.fail(KeyPerPodRate, p.raw(KeyPerPodRate), "%s has no effect without %s",
-			quote(p.raw(KeyPerPodRate)), KeyTargetDrainSeconds)
+
+	if p.has(KeyPerPodRate) && s.PerPodRate > 0 && !s.RateFloor && s.TargetDrain == 0 && s.TargetWait == 0 &&
+		!p.has(KeyTargetDrainSeconds) && !p.has(KeyTargetWait) {
+		p.fail(KeyPerPodRate, p.raw(KeyPerPodRate), "%s has no effect with %s %q and neither %s nor %s",
+			quote(p.raw(KeyPerPodRate)), KeyRateFloor, p.raw(KeyRateFloor), KeyTargetDrainSeconds, KeyTargetWait)
 	}
 
 	// Unknown keys under the prefix, sorted for a stable message.
@@ -493,31 +477,47 @@ func (p *parser) percent(key string, maxPercent int64, hint string, dst *int32) 
 	}
 }
 
-// step reads "4", "100%", "4,100%" (either order) or "none". maxPercent > 0
-// bounds the percentage (a scale-down cannot remove more than 100%).
-func (p *parser) step(key string, maxPercent int64, dst *Step) {
+// step reads "4", "100%", "4,100%" (either order) or "none", each
+// optionally budgeted over a period: "4,100%/15s" allows 4 pods or 100%,
+// whichever is more, per 15 s. Without a period the limit applies to each
+// decision on its own. maxPercent > 0 bounds the percentage (a scale-down
+// cannot remove more than 100%).
+func (p *parser) step(key string, maxPercent int64, dst *ScalingRules) {
 	v, ok := p.get(key)
 	if !ok {
 		return
 	}
 	bad := func() {
-		p.fail(key, p.raw(key), "%s is not a step (pods such as 4, a percentage such as 100%%, or both: 4,100%%)", quote(p.raw(key)))
+		p.fail(key, p.raw(key), "%s is not a step (pods such as 4, a percentage such as 100%%, or both: 4,100%%; optionally per period: 4,100%%/15s)", quote(p.raw(key)))
 	}
 	if strings.EqualFold(v, "none") {
-		*dst = Step{}
+		dst.Policies = nil
 		return
+	}
+	var period time.Duration
+	if body, per, found := strings.Cut(v, "/"); found {
+		d, err := time.ParseDuration(strings.TrimSpace(per))
+		if err != nil {
+			bad()
+			return
+		}
+		if d < time.Second || d > 30*time.Minute {
+			p.fail(key, p.raw(key), "%s: the period must be 1s to 30m (as an HPA's periodSeconds)", quote(v))
+			return
+		}
+		v, period = strings.TrimSpace(body), d
 	}
 	parts := strings.Split(v, ",")
 	if len(parts) > 2 {
 		bad()
 		return
 	}
-	var st Step
+	var pods, percent int64
 	for _, part := range parts {
 		part = strings.TrimSpace(part)
 		if pct, isPct := strings.CutSuffix(part, "%"); isPct {
 			n, err := strconv.ParseInt(strings.TrimSpace(pct), 10, 32)
-			if err != nil || st.Percent != 0 {
+			if err != nil || percent != 0 {
 				bad()
 				return
 			}
@@ -529,11 +529,11 @@ func (p *parser) step(key string, maxPercent int64, dst *Step) {
 				p.fail(key, p.raw(key), "%s: the percentage must be at least 1%% and %s", quote(v), hi)
 				return
 			}
-			st.Percent = int32(n)
+			percent = n
 			continue
 		}
 		n, err := strconv.ParseInt(part, 10, 32)
-		if err != nil || st.Pods != 0 {
+		if err != nil || pods != 0 {
 			bad()
 			return
 		}
@@ -541,7 +541,82 @@ func (p *parser) step(key string, maxPercent int64, dst *Step) {
 			p.fail(key, p.raw(key), "%s: the number of pods must be at least 1", quote(v))
 			return
 		}
-		st.Pods = int32(n)
+		pods = n
 	}
-	*dst = st
+	dst.Policies = nil
+	if pods > 0 {
+		dst.Policies = append(dst.Policies, ScalingPolicy{Type: PodsPolicy, Value: int32(pods), Period: period})
+	}
+	if percent > 0 {
+		dst.Policies = append(dst.Policies, ScalingPolicy{Type: PercentPolicy, Value: int32(percent), Period: period})
+	}
+	dst.Select = SelectMax
+}
+
+// positive reads a duration that must be above zero; hint says how to do
+// without it.
+func (p *parser) positive(key, hint string, dst *time.Duration) {
+	var d time.Duration
+	if !p.has(key) {
+		return
+	}
+	p.duration(key, &d)
+	if d == 0 {
+		if _, err := time.ParseDuration(strings.TrimSpace(p.raw(key))); err == nil {
+			p.fail(key, p.raw(key), "%s must be positive (%s)", quote(p.raw(key)), hint)
+		}
+		return
+	}
+	*dst = d
+}
+
+// behaviour reads the keys that shape how the replicas move over time:
+// the scale-up cooldown; scale-down-cooldown, the shorthand for the
+// scale-down stabilization window, the delay after a scale-up and the idle
+// time before zero, each of which its own key overrides; the steps; and
+// rabbitscale.io/behavior, an HPA's spec.behavior, which replaces the steps
+// and the windows and, unless they are set, turns off the two delays the
+// HPA does not have (scale-up-cooldown, scale-down-delay).
+func (p *parser) behaviour(s *Spec) {
+	p.duration(KeyScaleUpCooldown, &s.ScaleUpCooldown)
+	p.duration(KeyScaleUpStabilization, &s.ScaleUp.StabilizationWindow)
+	var cooldown time.Duration
+	if p.has(KeyScaleDownCooldown) {
+		cooldown = -1
+		p.duration(KeyScaleDownCooldown, &cooldown)
+		if cooldown >= 0 {
+			s.ScaleDown.StabilizationWindow, s.ScaleDownDelay, s.ScaleToZeroAfter = cooldown, cooldown, cooldown
+		}
+	}
+	p.duration(KeyScaleDownStabilization, &s.ScaleDown.StabilizationWindow)
+	p.duration(KeyScaleDownDelay, &s.ScaleDownDelay)
+	p.duration(KeyScaleToZeroAfter, &s.ScaleToZeroAfter)
+	p.step(KeyMaxScaleUpStep, 0, &s.ScaleUp)
+	p.step(KeyMaxScaleDownStep, 100, &s.ScaleDown)
+	v, ok := p.get(KeyBehavior)
+	if !ok {
+		return
+	}
+	b, err := ParseBehavior(v)
+	if err != nil {
+		p.fail(KeyBehavior, p.raw(KeyBehavior), "%s", err)
+		return
+	}
+	conflict := false
+	for _, k := range [...]string{KeyScaleUpStabilization, KeyScaleDownStabilization, KeyMaxScaleUpStep, KeyMaxScaleDownStep} {
+		if p.has(k) {
+			p.fail(k, p.raw(k), "%s is set together with %s, which sets it too; use one", quote(p.raw(k)), KeyBehavior)
+			conflict = true
+		}
+	}
+	if conflict {
+		return
+	}
+	s.ScaleUp, s.ScaleDown = b.ScaleUp, b.ScaleDown
+	if !p.has(KeyScaleUpCooldown) {
+		s.ScaleUpCooldown = 0
+	}
+	if !p.has(KeyScaleDownDelay) && !p.has(KeyScaleDownCooldown) {
+		s.ScaleDownDelay = 0
+	}
 }

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"errors"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,8 +54,11 @@ func TestParseSpec(t *testing.T) {
 			s.ActivationDepth, s.ActivationMaxWait = 0, 5*time.Minute
 			s.TargetDrain, s.PerPodRate, s.TargetCPUUtilization = 0, 0, 0
 			s.Tolerance = 0.1
-			s.ScaleUpCooldown, s.ScaleDownCooldown = 15*time.Second, 5*time.Minute
-			s.MaxScaleUpStep, s.MaxScaleDownStep = policy.Step{}, policy.Step{Percent: 100}
+			s.ScaleUpCooldown = 15 * time.Second
+			s.ScaleUp = policy.ScalingRules{}
+			s.ScaleDown = policy.ScalingRules{StabilizationWindow: 5 * time.Minute, Select: policy.SelectMax, Policies: percent(100)}
+			s.ScaleDownDelay, s.ScaleToZeroAfter = 5*time.Minute, 5*time.Minute
+			s.RateFloor, s.TargetWait = true, 0
 			s.FallbackReplicas, s.FallbackAfter = nil, time.Minute
 			s.Paused, s.DryRun = false, false
 		}},
@@ -93,15 +97,46 @@ func TestParseSpec(t *testing.T) {
 		{"tolerance", base(policy.KeyTolerance, "0.25"), func(s *policy.Spec) { s.Tolerance = 0.25 }},
 		{"scale-up-cooldown 0", base(policy.KeyScaleUpCooldown, "0s"), func(s *policy.Spec) { s.ScaleUpCooldown = 0 }},
 		{"scale-up-cooldown", base(policy.KeyScaleUpCooldown, "1m"), func(s *policy.Spec) { s.ScaleUpCooldown = time.Minute }},
-		{"scale-down-cooldown", base(policy.KeyScaleDownCooldown, "10m"), func(s *policy.Spec) { s.ScaleDownCooldown = 10 * time.Minute }},
-		{"max-scale-up-step pods", base(policy.KeyMaxScaleUpStep, "4"), func(s *policy.Spec) { s.MaxScaleUpStep = policy.Step{Pods: 4} }},
-		{"max-scale-up-step percent", base(policy.KeyMaxScaleUpStep, "100%"), func(s *policy.Spec) { s.MaxScaleUpStep = policy.Step{Percent: 100} }},
-		{"max-scale-up-step both", base(policy.KeyMaxScaleUpStep, "4,100%"), func(s *policy.Spec) { s.MaxScaleUpStep = policy.Step{Pods: 4, Percent: 100} }},
-		{"max-scale-up-step both, other order", base(policy.KeyMaxScaleUpStep, "200% , 4"), func(s *policy.Spec) { s.MaxScaleUpStep = policy.Step{Pods: 4, Percent: 200} }},
-		{"max-scale-up-step none", base(policy.KeyMaxScaleUpStep, "none"), func(s *policy.Spec) { s.MaxScaleUpStep = policy.Step{} }},
-		{"max-scale-down-step pods", base(policy.KeyMaxScaleDownStep, "1"), func(s *policy.Spec) { s.MaxScaleDownStep = policy.Step{Pods: 1} }},
-		{"max-scale-down-step percent", base(policy.KeyMaxScaleDownStep, "50%"), func(s *policy.Spec) { s.MaxScaleDownStep = policy.Step{Percent: 50} }},
-		{"max-scale-down-step none", base(policy.KeyMaxScaleDownStep, "None"), func(s *policy.Spec) { s.MaxScaleDownStep = policy.Step{} }},
+		{"scale-down-cooldown", base(policy.KeyScaleDownCooldown, "10m"), func(s *policy.Spec) {
+			s.ScaleDown.StabilizationWindow, s.ScaleDownDelay, s.ScaleToZeroAfter = 10*time.Minute, 10*time.Minute, 10*time.Minute
+		}},
+		{"scale-down-cooldown, one of its three overridden", base(policy.KeyScaleDownCooldown, "10m", policy.KeyScaleToZeroAfter, "30s"), func(s *policy.Spec) {
+			s.ScaleDown.StabilizationWindow, s.ScaleDownDelay, s.ScaleToZeroAfter = 10*time.Minute, 10*time.Minute, 30*time.Second
+		}},
+		{"scale-down-stabilization alone", base(policy.KeyScaleDownStabilization, "1m"), func(s *policy.Spec) { s.ScaleDown.StabilizationWindow = time.Minute }},
+		{"scale-down-delay alone", base(policy.KeyScaleDownDelay, "0s"), func(s *policy.Spec) { s.ScaleDownDelay = 0 }},
+		{"scale-up-stabilization", base(policy.KeyScaleUpStabilization, "30s"), func(s *policy.Spec) { s.ScaleUp.StabilizationWindow = 30 * time.Second }},
+		{"rate-floor off", base(policy.KeyRateFloor, "false"), func(s *policy.Spec) { s.RateFloor = false }},
+		{"target-wait", base(policy.KeyTargetWait, "20s"), func(s *policy.Spec) { s.TargetWait = 20 * time.Second }},
+		{"step with a period", base(policy.KeyMaxScaleUpStep, "4,100%/15s"), func(s *policy.Spec) {
+			s.ScaleUp = policy.ScalingRules{Select: policy.SelectMax, Policies: []policy.ScalingPolicy{
+				{Type: policy.PodsPolicy, Value: 4, Period: 15 * time.Second}, {Type: policy.PercentPolicy, Value: 100, Period: 15 * time.Second}}}
+		}},
+		{"behavior, as YAML, with the HPA's defaults for what it leaves out", base(policy.KeyBehavior, "scaleDown:\n  stabilizationWindowSeconds: 10\n  policies:\n  - type: Pods\n    value: 1\n    periodSeconds: 60\n"), func(s *policy.Spec) {
+			hpa := policy.HPADefaultBehavior()
+			s.ScaleUp = hpa.ScaleUp
+			s.ScaleDown = policy.ScalingRules{StabilizationWindow: 10 * time.Second, Select: policy.SelectMax,
+				Policies: []policy.ScalingPolicy{{Type: policy.PodsPolicy, Value: 1, Period: time.Minute}}}
+			s.ScaleUpCooldown, s.ScaleDownDelay = 0, 0
+		}},
+		{"behavior as JSON, keeping an explicit scale-up-cooldown", base(policy.KeyBehavior, `{"scaleUp":{"selectPolicy":"Disabled"}}`, policy.KeyScaleUpCooldown, "1m"), func(s *policy.Spec) {
+			hpa := policy.HPADefaultBehavior()
+			s.ScaleUp, s.ScaleDown = hpa.ScaleUp, hpa.ScaleDown
+			s.ScaleUp.Select = policy.SelectDisabled
+			s.ScaleUpCooldown, s.ScaleDownDelay = time.Minute, 0
+		}},
+		{"max-scale-up-step pods", base(policy.KeyMaxScaleUpStep, "4"), func(s *policy.Spec) { s.ScaleUp = steps(4, 0) }},
+		{"max-scale-up-step percent", base(policy.KeyMaxScaleUpStep, "100%"), func(s *policy.Spec) { s.ScaleUp = steps(0, 100) }},
+		{"max-scale-up-step both", base(policy.KeyMaxScaleUpStep, "4,100%"), func(s *policy.Spec) { s.ScaleUp = steps(4, 100) }},
+		{"max-scale-up-step both, other order", base(policy.KeyMaxScaleUpStep, "200% , 4"), func(s *policy.Spec) { s.ScaleUp = steps(4, 200) }},
+		{"max-scale-up-step none", base(policy.KeyMaxScaleUpStep, "none"), func(s *policy.Spec) { s.ScaleUp = policy.ScalingRules{} }},
+		{"max-scale-down-step pods", base(policy.KeyMaxScaleDownStep, "1"), func(s *policy.Spec) {
+			s.ScaleDown.Policies, s.ScaleDown.Select = steps(1, 0).Policies, policy.SelectMax
+		}},
+		{"max-scale-down-step percent", base(policy.KeyMaxScaleDownStep, "50%"), func(s *policy.Spec) {
+			s.ScaleDown.Policies, s.ScaleDown.Select = steps(0, 50).Policies, policy.SelectMax
+		}},
+		{"max-scale-down-step none", base(policy.KeyMaxScaleDownStep, "None"), func(s *policy.Spec) { s.ScaleDown.Policies = nil }},
 		{"fallback-replicas", base(policy.KeyFallbackReplicas, "3"), func(s *policy.Spec) { s.FallbackReplicas = int32p(3) }},
 		{"fallback-replicas 0 with min 0", base(policy.KeyFallbackReplicas, "0", policy.KeyMinReplicas, "0"), func(s *policy.Spec) {
 			s.FallbackReplicas, s.MinReplicas = int32p(0), 0
@@ -217,8 +252,21 @@ func TestParseSpecErrors(t *testing.T) {
 			[]string{`rabbitscale.io/per-pod-rate: "fast" is not a number`}},
 		{"per-pod-rate NaN", base(policy.KeyTargetDrainSeconds, "60", policy.KeyPerPodRate, "NaN"),
 			[]string{`rabbitscale.io/per-pod-rate: "NaN" is not a finite number`}},
-		{"per-pod-rate without drain", base(policy.KeyPerPodRate, "5"),
-			[]string{`rabbitscale.io/per-pod-rate: "5" has no effect without rabbitscale.io/target-drain-seconds`}},
+		{"per-pod-rate with the rate floor off", base(policy.KeyPerPodRate, "5", policy.KeyRateFloor, "false"),
+			[]string{`rabbitscale.io/per-pod-rate: "5" has no effect with rabbitscale.io/rate-floor "false" and neither rabbitscale.io/target-drain-seconds nor rabbitscale.io/target-wait`}},
+		{"step period out of range", base(policy.KeyMaxScaleUpStep, "4/0s"),
+			[]string{`rabbitscale.io/max-scale-up-step: "4/0s": the period must be 1s to 30m (as an HPA's periodSeconds)`}},
+		{"target-wait zero", base(policy.KeyTargetWait, "0s"),
+			[]string{`rabbitscale.io/target-wait: "0s" must be positive (remove the annotation to turn the wait signal off)`}},
+		{"behavior not an HPA behavior", base(policy.KeyBehavior, `{"scaleUp": {"policy": []}}`),
+			[]string{`rabbitscale.io/behavior: is not an HPA behavior: unknown field "policy"`}},
+		{"behavior with bad values, every one named", base(policy.KeyBehavior, "scaleUp:\n  selectPolicy: Fastest\n  policies:\n  - type: Pod\n    value: 0\n    periodSeconds: 3600\nscaleDown:\n  stabilizationWindowSeconds: -1\n  tolerance: lots\n"),
+			[]string{`rabbitscale.io/behavior: scaleUp.selectPolicy: "Fastest" is not Max, Min or Disabled; scaleUp.policies[0].type: "Pod" is not Pods or Percent; scaleUp.policies[0].value: 0 must be above 0; scaleUp.policies[0].periodSeconds: 3600 must be 1 to 1800; scaleDown.stabilizationWindowSeconds: -1 must be 0 to 3600; scaleDown.tolerance: "lots" is not a number or a quantity such as "0.05" or "50m"`}},
+		{"behavior with the keys it replaces", base(policy.KeyBehavior, "{}", policy.KeyMaxScaleUpStep, "4", policy.KeyScaleDownStabilization, "1m"),
+			[]string{
+				`rabbitscale.io/scale-down-stabilization: "1m" is set together with rabbitscale.io/behavior, which sets it too; use one`,
+				`rabbitscale.io/max-scale-up-step: "4" is set together with rabbitscale.io/behavior, which sets it too; use one`,
+			}},
 		{"rate utilization above 100", base(policy.KeyTargetDrainSeconds, "60", policy.KeyTargetRateUtilization, "120"),
 			[]string{`rabbitscale.io/target-rate-utilization: "120" must be at most 100`}},
 		{"rate utilization zero", base(policy.KeyTargetDrainSeconds, "60", policy.KeyTargetRateUtilization, "0"),
@@ -238,11 +286,11 @@ func TestParseSpecErrors(t *testing.T) {
 		{"tolerance percent", base(policy.KeyTolerance, "10%"),
 			[]string{`rabbitscale.io/tolerance: "10%" is not a number`}},
 		{"step empty part", base(policy.KeyMaxScaleUpStep, "4,,100%"),
-			[]string{`rabbitscale.io/max-scale-up-step: "4,,100%" is not a step (pods such as 4, a percentage such as 100%, or both: 4,100%)`}},
+			[]string{`rabbitscale.io/max-scale-up-step: "4,,100%" is not a step (pods such as 4, a percentage such as 100%, or both: 4,100%; optionally per period: 4,100%/15s)`}},
 		{"step twice pods", base(policy.KeyMaxScaleUpStep, "4,5"),
-			[]string{`rabbitscale.io/max-scale-up-step: "4,5" is not a step (pods such as 4, a percentage such as 100%, or both: 4,100%)`}},
+			[]string{`rabbitscale.io/max-scale-up-step: "4,5" is not a step (pods such as 4, a percentage such as 100%, or both: 4,100%; optionally per period: 4,100%/15s)`}},
 		{"step words", base(policy.KeyMaxScaleDownStep, "fast"),
-			[]string{`rabbitscale.io/max-scale-down-step: "fast" is not a step (pods such as 4, a percentage such as 100%, or both: 4,100%)`}},
+			[]string{`rabbitscale.io/max-scale-down-step: "fast" is not a step (pods such as 4, a percentage such as 100%, or both: 4,100%; optionally per period: 4,100%/15s)`}},
 		{"step zero pods", base(policy.KeyMaxScaleUpStep, "0"),
 			[]string{`rabbitscale.io/max-scale-up-step: "0": the number of pods must be at least 1`}},
 		{"step zero percent", base(policy.KeyMaxScaleUpStep, "0%"),
@@ -382,33 +430,28 @@ func TestKeys(t *testing.T) {
 	}
 }
 
-func TestStep(t *testing.T) {
+func TestStepLimitsEachDecision(t *testing.T) {
+	// A step annotation without a period limits each decision on its own,
+	// the larger of its pods and percentage winning (selectPolicy Max).
 	tests := []struct {
-		step    policy.Step
+		rules   policy.ScalingRules
 		current int32
-		want    int64
-		str     string
+		up      int32
+		down    int32
 	}{
-		{policy.Step{Pods: 4}, 10, 4, "4"},
-		{policy.Step{Percent: 100}, 10, 10, "100%"},
-		{policy.Step{Percent: 50}, 3, 2, "50%"},  // ceil(1.5): like the HPA, 3 -> 5 up, 3 -> 1 down
-		{policy.Step{Percent: 15}, 10, 2, "15%"}, // ceil(1.5)
-		{policy.Step{Pods: 4, Percent: 100}, 2, 4, "4,100%"},
-		{policy.Step{Pods: 4, Percent: 100}, 10, 10, "4,100%"},
-		{policy.Step{Percent: 100}, 0, 1, "100%"}, // from zero, at least one pod
-		{policy.Step{}, 10, 1<<63 - 1, "none"},
+		{steps(4, 0), 10, 14, 6},
+		{steps(0, 100), 10, 20, 0},
+		{steps(0, 50), 3, 5, 1},   // ceil(4.5) up and trunc(1.5) down, as the HPA rounds
+		{steps(0, 15), 10, 12, 8}, // ceil(11.5), trunc(8.5)
+		{steps(4, 100), 2, 6, 0},
+		{steps(4, 100), 10, 20, 0},
+		{steps(0, 100), 0, 1, 0}, // from zero, at least one pod
+		{policy.ScalingRules{}, 10, math.MaxInt32, 0},
 	}
 	for _, tt := range tests {
-		got := struct {
-			Change int64
-			String string
-		}{tt.step.MaxChange(tt.current), tt.step.String()}
-		want := struct {
-			Change int64
-			String string
-		}{tt.want, tt.str}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("Step%+v from %d diff (-want +got):\n%s", tt.step, tt.current, diff)
+		got := [2]int32{tt.rules.Limit(true, tt.current, nil, t0), tt.rules.Limit(false, tt.current, nil, t0)}
+		if diff := cmp.Diff([2]int32{tt.up, tt.down}, got); diff != "" {
+			t.Errorf("%v from %d: limits up, down (-want +got):\n%s", tt.rules, tt.current, diff)
 		}
 	}
 }
@@ -448,4 +491,20 @@ func TestQueueSelector(t *testing.T) {
 			t.Errorf("Match(%q, %q) diff (-want +got):\n%s", tt.vhost, tt.name, diff)
 		}
 	}
+}
+
+// steps are the policies of a step annotation without a period.
+func steps(pods, pct int32) policy.ScalingRules {
+	r := policy.ScalingRules{Select: policy.SelectMax}
+	if pods > 0 {
+		r.Policies = append(r.Policies, policy.ScalingPolicy{Type: policy.PodsPolicy, Value: pods})
+	}
+	if pct > 0 {
+		r.Policies = append(r.Policies, policy.ScalingPolicy{Type: policy.PercentPolicy, Value: pct})
+	}
+	return r
+}
+
+func percent(v int32) []policy.ScalingPolicy {
+	return []policy.ScalingPolicy{{Type: policy.PercentPolicy, Value: v}}
 }

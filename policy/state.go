@@ -19,6 +19,14 @@ type State struct {
 	// recommendation is dropped as soon as a later one is at least as
 	// high, since the later one outlives it in the window.
 	History []Recommendation `json:"history,omitempty"`
+	// UpHistory holds the recommendations that can still matter inside
+	// the scale-up stabilization window, oldest first, kept compact the
+	// other way: a recommendation is dropped once a later one is at most
+	// as high.
+	UpHistory []Recommendation `json:"upHistory,omitempty"`
+	// Events are the changes applied within the longest period of the
+	// scale-up and scale-down policies, which budget the next changes.
+	Events []ScaleEvent `json:"events,omitempty"`
 
 	// LastScaleUp and LastScaleDown are the times of the last applied
 	// changes.
@@ -100,6 +108,28 @@ func record(history []Recommendation, r Recommendation, window time.Duration) []
 	return append(out, r)
 }
 
+// recordLow is record for the scale-up window: it keeps the entries that
+// can still be the lowest.
+func recordLow(history []Recommendation, r Recommendation, window time.Duration) []Recommendation {
+	out := make([]Recommendation, 0, len(history)+1)
+	for _, h := range history {
+		if h.Replicas < r.Replicas && r.Time.Sub(h.Time) < window {
+			out = append(out, h)
+		}
+	}
+	return append(out, r)
+}
+
+// windowMin is the lowest recommendation in history, which recordLow has
+// already trimmed to the window.
+func windowMin(history []Recommendation) int32 {
+	m := int32(math.MaxInt32)
+	for _, h := range history {
+		m = min(m, h.Replicas)
+	}
+	return m
+}
+
 // windowMax is the highest recommendation in history, which record has
 // already trimmed to the window.
 func windowMax(history []Recommendation) int32 {
@@ -135,7 +165,7 @@ func (s State) Resumed(now time.Time, replicas int32) State {
 // itself is rounded to two significant digits, so that its drift from
 // tick to tick does not count.
 func (s State) Durable() State {
-	s.History = nil
+	s.History, s.UpHistory = nil, nil
 	s.LastArrival = time.Time{}
 	s.SaturatedSince, s.SaturatedReplicas = time.Time{}, 0
 	s.PerPodRateAt = time.Time{}

@@ -255,7 +255,7 @@ func (h *HPACPU) Interval() time.Duration { return h.Sync }
 // Decide implements Autoscaler.
 func (h *HPACPU) Decide(now time.Time, v View) Choice {
 	cur := v.Observation.Replicas
-	sig := policy.CPURecommendation(h.Target, h.hpa.Tolerance, v.Observation.CPU, cur)
+	sig := policy.CPURecommendation(h.Target, policy.Symmetric(h.hpa.Tolerance), v.Observation.CPU, cur)
 	if !sig.Available || cur == 0 {
 		return Choice{Desired: cur, Reason: "no ready pods: hold"}
 	}

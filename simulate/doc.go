@@ -145,8 +145,8 @@
 // trigger's value to target-depth-per-pod, activationValue to
 // activation-depth, the AMQP protocol's ready-only count to
 // count-unacked false, and cooldownPeriod, KEDA's idle time before zero,
-// to scale-down-cooldown (which in rabbitscale is also the scale-down
-// window and the hold after a scale-up); the rest stays at rabbitscale's
-// defaults, as KEDA leaves the HPA's at its own. rabbitscale ticks every
+// to scale-to-zero-after (leaving scale-down-stabilization and
+// scale-down-delay at rabbitscale's defaults); the rest stays at
+// rabbitscale's defaults, as KEDA leaves the HPA's at its own. rabbitscale ticks every
 // --interval (5 s), KEDA's pollingInterval there.
 package simulate

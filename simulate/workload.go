@@ -180,7 +180,7 @@ func Scenario(name string) (Workload, error) {
 				policy.KeyMaxReplicas:       "4",
 				policy.KeyActivationDepth:   "5",
 				// cooldownPeriod is KEDA's idle time before zero.
-				policy.KeyScaleDownCooldown: "10s",
+				policy.KeyScaleToZeroAfter: "10s",
 			},
 			Model: func(m *Model) {
 				m.PerPodRate, m.Noise, m.Prefetch = 1, 0, 1
