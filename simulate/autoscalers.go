@@ -92,14 +92,15 @@ type KEDAConfig struct {
 	// read of the queue at each of its syncs.
 	CachedMetrics bool
 	// Behavior is advanced.horizontalPodAutoscalerConfig.behavior,
-	// which KEDA passes to the HPA it creates.
-	Behavior HPABehavior
+	// which KEDA passes to the HPA it creates (policy.ParseBehavior reads
+	// it from YAML).
+	Behavior policy.Behavior
 }
 
 // DefaultKEDAConfig returns KEDA's defaults and the HPA's default
 // behavior.
 func DefaultKEDAConfig() KEDAConfig {
-	return KEDAConfig{Polling: 30 * time.Second, Cooldown: 300 * time.Second, Behavior: DefaultHPABehavior()}
+	return KEDAConfig{Polling: 30 * time.Second, Cooldown: 300 * time.Second, Behavior: policy.HPADefaultBehavior()}
 }
 
 // Validate returns every problem with the knobs, joined; each starts with
@@ -115,7 +116,7 @@ func (c KEDAConfig) Validate() error {
 	if !(c.Activation >= 0) || math.IsInf(c.Activation, 0) {
 		errs = append(errs, fmt.Errorf("activation: %v must be a non-negative number", c.Activation))
 	}
-	if err := c.Behavior.Validate(); err != nil {
+	if err := validateBehavior(c.Behavior); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -19,10 +19,12 @@
 //	autoscalers.go Autoscaler, and Rabbitscale, KEDA (with KEDAConfig),
 //	               HPACPU, Fixed
 //	hpa.go         HPA: the HorizontalPodAutoscaler's replica normalisation
-//	               with an HPABehavior
+//	               with a policy.Behavior, its limits from
+//	               policy.ScalingRules.Limit (the engine's own code)
 //	knobs.go       ParseKEDAKnobs and ParseHPARules: the keda knobs as
 //	               `rabbitscale simulate --keda` and --keda-scale-up/-down
-//	               write them
+//	               write them (--keda-behavior takes an HPA spec.behavior
+//	               as YAML or JSON, through policy.ParseBehavior)
 //	summary.go     Summary, WriteTable, WriteMarkdown, WriteVersus,
 //	               WriteTimelineCSV
 //	svg.go         Chart, WriteChart, ChartOf: a standard-library SVG time

@@ -87,8 +87,8 @@ func TestHPAScaleDownWindow(t *testing.T) {
 // the replicas at the start of the period go.
 func TestHPAScaleDownRateLimit(t *testing.T) {
 	h := NewHPA(1, 100)
-	h.Behavior.ScaleDown.Window = 0
-	h.Behavior.ScaleDown.Policies = []HPAPolicy{{Type: PercentPolicy, Value: 50, Period: time.Minute}}
+	h.Behavior.ScaleDown.StabilizationWindow = 0
+	h.Behavior.ScaleDown.Policies = []policy.ScalingPolicy{{Type: policy.PercentPolicy, Value: 50, Period: time.Minute}}
 	replay(t, h, []sync{
 		{0, 10, 1, 5, "10 x 50%"},
 		{15 * time.Second, 5, 1, 5, "period started at 10: limit 5"},
@@ -99,21 +99,21 @@ func TestHPAScaleDownRateLimit(t *testing.T) {
 // TestHPABehaviorSelectPolicy: Min keeps the smallest change, Disabled
 // none, in either direction.
 func TestHPABehaviorSelectPolicy(t *testing.T) {
-	up := func(sel HPASelect) *HPA {
+	up := func(sel policy.SelectPolicy) *HPA {
 		h := NewHPA(1, 100)
 		h.Behavior.ScaleUp.Select = sel
 		return h
 	}
-	replay(t, up(SelectMin), []sync{
+	replay(t, up(policy.SelectMin), []sync{
 		{0, 2, 20, 4, "min(2 + 4 pods, 2 x 200%) = 4"},
 		{15 * time.Second, 4, 20, 8, "min(4 + 4, 4 x 200%) = 8"},
 		{30 * time.Second, 8, 20, 12, "min(8 + 4, 16) = 12"},
 	})
-	replay(t, up(SelectDisabled), []sync{{0, 2, 20, 2, "scale-up disabled"}})
+	replay(t, up(policy.SelectDisabled), []sync{{0, 2, 20, 2, "scale-up disabled"}})
 	down := NewHPA(1, 100)
-	down.Behavior.ScaleDown = HPARules{Select: SelectMin, Policies: []HPAPolicy{
-		{Type: PodsPolicy, Value: 2, Period: time.Minute},
-		{Type: PercentPolicy, Value: 50, Period: time.Minute},
+	down.Behavior.ScaleDown = policy.ScalingRules{Select: policy.SelectMin, Policies: []policy.ScalingPolicy{
+		{Type: policy.PodsPolicy, Value: 2, Period: time.Minute},
+		{Type: policy.PercentPolicy, Value: 50, Period: time.Minute},
 	}}
 	replay(t, down, []sync{
 		{0, 10, 1, 8, "min change of (10 - 2 pods, 10 x 50%): 8"},
@@ -121,7 +121,7 @@ func TestHPABehaviorSelectPolicy(t *testing.T) {
 		{60 * time.Second, 8, 1, 6, "the event left the period: 8 - 2"},
 	})
 	off := NewHPA(1, 100)
-	off.Behavior.ScaleDown = HPARules{Select: SelectDisabled, Policies: DefaultHPABehavior().ScaleDown.Policies}
+	off.Behavior.ScaleDown = policy.ScalingRules{Select: policy.SelectDisabled, Policies: policy.HPADefaultBehavior().ScaleDown.Policies}
 	replay(t, off, []sync{{0, 10, 1, 10, "scale-down disabled"}, {time.Hour, 10, 1, 10, "still disabled"}})
 }
 
@@ -130,9 +130,9 @@ func TestHPABehaviorSelectPolicy(t *testing.T) {
 // alike, and an event exactly one period old has left it.
 func TestHPABehaviorBudgetsOverThePeriod(t *testing.T) {
 	h := NewHPA(1, 100)
-	h.Behavior = HPABehavior{
-		ScaleUp:   HPARules{Select: SelectMax, Policies: []HPAPolicy{{Type: PodsPolicy, Value: 3, Period: time.Minute}}},
-		ScaleDown: HPARules{Select: SelectMax, Policies: []HPAPolicy{{Type: PodsPolicy, Value: 1, Period: time.Minute}}},
+	h.Behavior = policy.Behavior{
+		ScaleUp:   policy.ScalingRules{Select: policy.SelectMax, Policies: []policy.ScalingPolicy{{Type: policy.PodsPolicy, Value: 3, Period: time.Minute}}},
+		ScaleDown: policy.ScalingRules{Select: policy.SelectMax, Policies: []policy.ScalingPolicy{{Type: policy.PodsPolicy, Value: 1, Period: time.Minute}}},
 	}
 	replay(t, h, []sync{
 		{0, 2, 10, 5, "2 + 3 pods"},
@@ -150,8 +150,8 @@ func TestHPABehaviorBudgetsOverThePeriod(t *testing.T) {
 // new HPA may scale down at its first sync.
 func TestHPABehaviorScaleUpWindow(t *testing.T) {
 	h := NewHPA(1, 100)
-	h.Behavior.ScaleUp.Window = 30 * time.Second
-	h.Behavior.ScaleDown.Window = 0
+	h.Behavior.ScaleUp.StabilizationWindow = 30 * time.Second
+	h.Behavior.ScaleDown.StabilizationWindow = 0
 	replay(t, h, []sync{
 		{0, 4, 2, 2, "no scale-down window: no initial record, 4 -> 2 at once"},
 		{15 * time.Second, 2, 10, 2, "the 2 of t=0 is in the 30 s window"},
@@ -233,7 +233,7 @@ func TestKEDAMetricIsFreshUnlessCached(t *testing.T) {
 // between, and not at zero.
 func TestKEDAActivationAndCooldown(t *testing.T) {
 	spec := policy.Spec{TargetDepthPerPod: 10, MinReplicas: 0, MaxReplicas: 4}
-	k := NewKEDAWith(spec, KEDAConfig{Polling: 5 * time.Second, Cooldown: 10 * time.Second, Activation: 5, Behavior: DefaultHPABehavior()})
+	k := NewKEDAWith(spec, KEDAConfig{Polling: 5 * time.Second, Cooldown: 10 * time.Second, Activation: 5, Behavior: policy.HPADefaultBehavior()})
 	if k.Interval() != 5*time.Second {
 		t.Fatalf("interval %s, want gcd(5s, 15s)", k.Interval())
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rabbitscale/rabbitscale/policy"
 )
 
 // KnobError is one problem with one knob of ParseKEDAKnobs or
@@ -84,9 +86,9 @@ func ParseKEDAKnobs(s string, base KEDAConfig) (KEDAConfig, error) {
 // and policies as pods=N/PERIOD or percent=N/PERIOD, which may repeat.
 // Giving any policy replaces base's policies, as a behavior that lists
 // policies replaces the default ones.
-func ParseHPARules(s string, base HPARules) (HPARules, error) {
+func ParseHPARules(s string, base policy.ScalingRules) (policy.ScalingRules, error) {
 	r := base
-	var policies []HPAPolicy
+	var policies []policy.ScalingPolicy
 	var errs []error
 	for _, kv := range splitKnobs(s) {
 		k, v, ok := strings.Cut(kv, "=")
@@ -100,10 +102,10 @@ func ParseHPARules(s string, base HPARules) (HPARules, error) {
 			if err != nil {
 				errs = append(errs, knobErr(k, v, "is not a duration"))
 			}
-			r.Window = d
+			r.StabilizationWindow = d
 		case "select":
-			switch sel := HPASelect(v); sel {
-			case SelectMax, SelectMin, SelectDisabled:
+			switch sel := policy.SelectPolicy(v); sel {
+			case policy.SelectMax, policy.SelectMin, policy.SelectDisabled:
 				r.Select = sel
 			default:
 				errs = append(errs, knobErr(k, v, "is not Max, Min or Disabled"))
@@ -116,11 +118,11 @@ func ParseHPARules(s string, base HPARules) (HPARules, error) {
 				errs = append(errs, knobErr(k, v, "is not N/PERIOD (e.g. "+k+"=4/15s)"))
 				continue
 			}
-			t := PodsPolicy
+			t := policy.PodsPolicy
 			if k == "percent" {
-				t = PercentPolicy
+				t = policy.PercentPolicy
 			}
-			policies = append(policies, HPAPolicy{Type: t, Value: int32(value), Period: period})
+			policies = append(policies, policy.ScalingPolicy{Type: t, Value: int32(value), Period: period})
 		default:
 			errs = append(errs, knobErr(k, k, "is not a knob (known: window, select, pods, percent)"))
 		}
@@ -129,7 +131,7 @@ func ParseHPARules(s string, base HPARules) (HPARules, error) {
 		r.Policies = policies
 	}
 	if len(errs) == 0 {
-		if err := r.Validate(); err != nil {
+		if err := validateRules(r); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -165,23 +167,41 @@ func (c KEDAConfig) String() string {
 	if c.CachedMetrics {
 		s += ",cached=true"
 	}
-	def := DefaultHPABehavior()
+	def := policy.HPADefaultBehavior()
 	for _, d := range []struct {
 		name      string
-		got, want HPARules
+		got, want policy.ScalingRules
 	}{{"scale-up", c.Behavior.ScaleUp, def.ScaleUp}, {"scale-down", c.Behavior.ScaleDown, def.ScaleDown}} {
-		if d.got.String() != d.want.String() {
-			s += "; " + d.name + " " + d.got.String()
+		if got := RulesString(d.got); got != RulesString(d.want) {
+			s += "; " + d.name + " " + got
 		}
 	}
 	return s
 }
 
-// String renders the rules the way ParseHPARules reads them.
-func (r HPARules) String() string {
-	parts := []string{"window=" + r.Window.String(), "select=" + string(r.Select)}
+// RulesString renders one direction of a behavior the way ParseHPARules
+// reads it: window=0s,select=Max,pods=4/15s,percent=100/15s, and the
+// tolerance when it has one.
+func RulesString(r policy.ScalingRules) string {
+	sel := r.Select
+	if sel == "" {
+		sel = policy.SelectMax
+	}
+	parts := []string{"window=" + r.StabilizationWindow.String(), "select=" + string(sel)}
 	for _, p := range r.Policies {
-		parts = append(parts, p.String())
+		parts = append(parts, policyKnob(p))
+	}
+	if r.Tolerance != nil {
+		parts = append(parts, "tolerance="+strconv.FormatFloat(*r.Tolerance, 'g', -1, 64))
 	}
 	return strings.Join(parts, ",")
+}
+
+// policyKnob renders a policy as ParseHPARules reads it: pods=4/15s or
+// percent=100/15s.
+func policyKnob(p policy.ScalingPolicy) string {
+	if p.Type == policy.PercentPolicy {
+		return fmt.Sprintf("percent=%d/%s", p.Value, p.Period)
+	}
+	return fmt.Sprintf("pods=%d/%s", p.Value, p.Period)
 }

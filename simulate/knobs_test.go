@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rabbitscale/rabbitscale/policy"
 )
 
 func TestParseKEDAKnobs(t *testing.T) {
@@ -58,23 +60,23 @@ func TestParseKEDAKnobs(t *testing.T) {
 }
 
 func TestParseHPARules(t *testing.T) {
-	def := DefaultHPABehavior()
+	def := policy.HPADefaultBehavior()
 	got, err := ParseHPARules("window=60s,select=Min,pods=2/30s,percent=50/1m", def.ScaleDown)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := HPARules{Window: time.Minute, Select: SelectMin, Policies: []HPAPolicy{
-		{Type: PodsPolicy, Value: 2, Period: 30 * time.Second},
-		{Type: PercentPolicy, Value: 50, Period: time.Minute},
+	want := policy.ScalingRules{StabilizationWindow: time.Minute, Select: policy.SelectMin, Policies: []policy.ScalingPolicy{
+		{Type: policy.PodsPolicy, Value: 2, Period: 30 * time.Second},
+		{Type: policy.PercentPolicy, Value: 50, Period: time.Minute},
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("diff (-want +got):\n%s", diff)
 	}
 	// Without a policy the base's stay, as the API defaults them.
-	if got, err := ParseHPARules("window=0", def.ScaleDown); err != nil || len(got.Policies) != 1 || got.Window != 0 {
+	if got, err := ParseHPARules("window=0", def.ScaleDown); err != nil || len(got.Policies) != 1 || got.StabilizationWindow != 0 {
 		t.Errorf("window only: %+v, %v", got, err)
 	}
-	if s := def.ScaleUp.String(); s != "window=0s,select=Max,pods=4/15s,percent=100/15s" {
+	if s := RulesString(def.ScaleUp); s != "window=0s,select=Max,pods=4/15s,percent=100/15s" {
 		t.Errorf("String() = %q", s)
 	}
 	_, err = ParseHPARules("select=Fast,pods=4,percent=0/15s,window=2h", def.ScaleUp)

@@ -187,7 +187,7 @@ func Scenario(name string) (Workload, error) {
 				m.StartupDelay, m.Sampling = 5*sec, 5*sec
 				m.InitialReplicas = 0
 			},
-			KEDA: &KEDAConfig{Polling: 5 * sec, Cooldown: 10 * sec, Activation: 5, Behavior: DefaultHPABehavior()},
+			KEDA: &KEDAConfig{Polling: 5 * sec, Cooldown: 10 * sec, Activation: 5, Behavior: policy.HPADefaultBehavior()},
 		}, nil
 	}
 	return Workload{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownScenario, name, strings.Join(ScenarioNames(), ", "))

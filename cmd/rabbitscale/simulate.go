@@ -49,7 +49,11 @@ type SimulateOptions struct {
 	// (simulate.ParseKEDAKnobs, simulate.ParseHPARules), set over the
 	// scenario's.
 	KEDA, KEDAScaleUp, KEDAScaleDown string
-	Out                              string
+	// KEDABehavior is an HPA spec.behavior as YAML or JSON, or a file
+	// holding one (policy.ParseBehavior); --keda-scale-up and
+	// --keda-scale-down apply over it.
+	KEDABehavior string
+	Out          string
 	// Format is "table" (side by side), "markdown" (a row per run) or
 	// "versus" (rabbitscale against the first --compare baseline, a row
 	// per workload).
@@ -95,6 +99,17 @@ func (o *SimulateOptions) settings(w simulate.Workload) (simulate.Model, simulat
 	if err != nil {
 		errs = append(errs, prefixed("--keda", err)...)
 	}
+	if o.KEDABehavior != "" {
+		text := o.KEDABehavior
+		if data, err := os.ReadFile(text); err == nil {
+			text = string(data)
+		}
+		if b, err := policy.ParseBehavior(text); err != nil {
+			errs = append(errs, fmt.Errorf("--keda-behavior: %w", err))
+		} else {
+			kc.Behavior = b
+		}
+	}
 	if kc.Behavior.ScaleUp, err = simulate.ParseHPARules(o.KEDAScaleUp, kc.Behavior.ScaleUp); err != nil {
 		errs = append(errs, prefixed("--keda-scale-up", err)...)
 	}
@@ -133,6 +148,7 @@ func (o *SimulateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Model.WaitSLO, "wait-slo", o.Model.WaitSLO, "Longest acceptable message wait, for the seconds-over-SLO figure.")
 	fs.StringSliceVar(&o.Compare, "compare", o.Compare, "Baselines to run on the same workload and seed: keda, hpa-cpu, fixed:N (comma-separated).")
 	fs.StringVar(&o.KEDA, "keda", o.KEDA, "The keda baseline's ScaledObject knobs over the scenario's (default polling=30s,cooldown=300s,activation=0,cached=false): pollingInterval, cooldownPeriod, activationValue, useCachedMetrics.")
+	fs.StringVar(&o.KEDABehavior, "keda-behavior", o.KEDABehavior, "The HPA behavior KEDA passes through (advanced.horizontalPodAutoscalerConfig.behavior): a file holding it as YAML or JSON, or the text itself; what it leaves out keeps the HPA's default.")
 	fs.StringVar(&o.KEDAScaleUp, "keda-scale-up", o.KEDAScaleUp, "The scale-up behavior KEDA passes to its HPA, over the default (window=0s,select=Max,pods=4/15s,percent=100/15s); giving a policy replaces the default ones.")
 	fs.StringVar(&o.KEDAScaleDown, "keda-scale-down", o.KEDAScaleDown, "The scale-down behavior KEDA passes to its HPA, over the default (window=300s,select=Max,percent=100/15s); giving a policy replaces the default ones.")
 	fs.StringVar(&o.Out, "out", o.Out, "Directory for a CSV timeline and an SVG chart per workload and policy.")

@@ -40,6 +40,11 @@ func TestSimulateOptionsValidate(t *testing.T) {
 			`--keda-scale-up: select: "Most" is not Max, Min or Disabled`,
 			`--keda-scale-down: percent: "150" is not N/PERIOD (e.g. percent=4/15s)`,
 		}},
+		{name: "a keda behavior", modify: func(o *SimulateOptions) {
+			o.KEDABehavior = "scaleDown: {stabilizationWindowSeconds: 60, policies: [{type: Pods, value: 1, periodSeconds: 30}]}"
+		}},
+		{name: "a bad keda behavior", modify: func(o *SimulateOptions) { o.KEDABehavior = "scaleUp: {selectPolicy: Fast}" },
+			want: []string{`--keda-behavior: scaleUp.selectPolicy: "Fast" is not Max, Min or Disabled`}},
 		{name: "keda knobs out of range", modify: func(o *SimulateOptions) { o.KEDA, o.KEDAScaleDown = "polling=0", "window=2h" },
 			want: []string{
 				"--keda: polling: 0s must be a whole number of seconds, at least 1s",
@@ -216,6 +221,7 @@ func TestSimulateScenarioSettings(t *testing.T) {
 	fs := pflag.NewFlagSet("simulate", pflag.ContinueOnError)
 	o.AddFlags(fs)
 	if err := fs.Parse([]string{"--startup-delay=20s", "--keda=cooldown=30s", "--keda-scale-down=window=0s",
+		"--keda-behavior=scaleDown: {stabilizationWindowSeconds: 60, selectPolicy: Min}",
 		"--annotation=rabbitscale.io/max-replicas=8"}); err != nil {
 		t.Fatal(err)
 	}
@@ -229,8 +235,11 @@ func TestSimulateScenarioSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := []any{m.StartupDelay, m.Sampling, m.PerPodRate, m.Prefetch, m.InitialReplicas, kc.Polling, kc.Cooldown, kc.Activation, kc.Behavior.ScaleDown.Window}
-	want := []any{20 * time.Second, 5 * time.Second, 1.0, 1, int32(0), 5 * time.Second, 30 * time.Second, 5.0, time.Duration(0)}
+	// --keda-scale-down's window=0s applies over --keda-behavior's 60 s;
+	// its selectPolicy Min stays.
+	got := []any{m.StartupDelay, m.Sampling, m.PerPodRate, m.Prefetch, m.InitialReplicas, kc.Polling, kc.Cooldown, kc.Activation,
+		kc.Behavior.ScaleDown.StabilizationWindow, string(kc.Behavior.ScaleDown.Select)}
+	want := []any{20 * time.Second, 5 * time.Second, 1.0, 1, int32(0), 5 * time.Second, 30 * time.Second, 5.0, time.Duration(0), "Min"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("settings diff (-want +got):\n%s", diff)
 	}
