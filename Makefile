@@ -63,6 +63,10 @@ demo: deps build ## Watch the controller scale a worker through a burst on a loc
 simulate: ## Compare rabbitscale with KEDA, a CPU-only HPA and fixed:12 on the built-in scenarios (writes bin/simulate/).
 	$(GO) run ./cmd/rabbitscale simulate --scenario all --compare keda,hpa-cpu,fixed:12 --format markdown --out bin/simulate
 
+.PHONY: simulate-keda
+simulate-keda: ## Print the Markdown table of rabbitscale against KEDA on flash-crowd, batches and keda-e2e, each with its own settings on both sides.
+	@$(GO) run ./cmd/rabbitscale simulate --scenario flash-crowd,batches,keda-e2e --compare keda --format versus
+
 .PHONY: build
 build: ## Build bin/rabbitscale and bin/rabbitscale-adapter, the binaries the image ships.
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/rabbitscale ./cmd/rabbitscale

@@ -3,6 +3,7 @@ package simulate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -73,76 +74,156 @@ func (f Fixed) Interval() time.Duration { return time.Minute }
 // Decide implements Autoscaler.
 func (f Fixed) Decide(time.Time, View) Choice { return Choice{Desired: f.Replicas, Reason: "fixed"} }
 
+// KEDAConfig holds a ScaledObject's own knobs, beyond what the spec gives
+// the baseline (target depth, unacked counting, bounds).
+type KEDAConfig struct {
+	// Polling is pollingInterval (30 s): how often the operator asks the
+	// trigger whether it is active.
+	Polling time.Duration
+	// Cooldown is cooldownPeriod (300 s): with minReplicaCount 0, the time
+	// since the trigger was last active before the operator scales to
+	// zero. It is only that: the HPA's own scale-down is its behavior's.
+	Cooldown time.Duration
+	// Activation is the trigger's activationValue (0): the trigger is
+	// active while the metric is above it.
+	Activation float64
+	// CachedMetrics is the trigger's useCachedMetrics (false): the HPA is
+	// served the metric of the operator's last poll instead of a fresh
+	// read of the queue at each of its syncs.
+	CachedMetrics bool
+	// Behavior is advanced.horizontalPodAutoscalerConfig.behavior,
+	// which KEDA passes to the HPA it creates (policy.ParseBehavior reads
+	// it from YAML).
+	Behavior policy.Behavior
+}
+
+// DefaultKEDAConfig returns KEDA's defaults and the HPA's default
+// behavior.
+func DefaultKEDAConfig() KEDAConfig {
+	return KEDAConfig{Polling: 30 * time.Second, Cooldown: 300 * time.Second, Behavior: policy.HPADefaultBehavior()}
+}
+
+// Validate returns every problem with the knobs, joined; each starts with
+// the knob's name as ParseKEDAKnobs spells it.
+func (c KEDAConfig) Validate() error {
+	var errs []error
+	if c.Polling < step || c.Polling%step != 0 {
+		errs = append(errs, fmt.Errorf("polling: %s must be a whole number of seconds, at least 1s", c.Polling))
+	}
+	if c.Cooldown < 0 || c.Cooldown%step != 0 {
+		errs = append(errs, fmt.Errorf("cooldown: %s must be a whole, non-negative number of seconds", c.Cooldown))
+	}
+	if !(c.Activation >= 0) || math.IsInf(c.Activation, 0) {
+		errs = append(errs, fmt.Errorf("activation: %v must be a non-negative number", c.Activation))
+	}
+	if err := validateBehavior(c.Behavior); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // KEDA is a ScaledObject with a rabbitmq trigger in QueueLength mode: the
 // metric is the queue depth (ready, plus unacked when the spec counts
-// them), read every Poll (pollingInterval, 30 s) and served from that read
-// to the HPA, which syncs every Sync (15 s) with an AverageValue target of
-// TargetDepth per pod and the default behavior. With Min 0, KEDA itself
-// activates from zero when a poll sees more than zero messages and scales
-// to zero after CooldownPeriod (300 s) without any.
+// them). Two loops run, as in a cluster:
+//
+//   - the KEDA operator, every Polling, asks the trigger whether it is
+//     active (the metric above Activation); from zero replicas an active
+//     trigger scales to max(1, Min), and with Min 0 an inactive one
+//     scales to zero once more than Cooldown has passed since it was
+//     last active (lastActiveTime + cooldownPeriod before now);
+//   - the HPA KEDA created, every Sync (15 s) while replicas are above
+//     zero, with an External AverageValue target of TargetDepth per pod,
+//     bounds [max(1, Min), Max] and the configured behavior; its metric is
+//     a fresh read of the queue, or the last poll's with CachedMetrics.
+//
+// Both run on fixed schedules from time zero; when the operator changes
+// the replicas, the HPA's sync of the same second sees the change at its
+// next sync. The run's first poll counts as active (the ScaledObject has
+// been running before the run starts), so a workload idle from the start
+// goes to zero after Cooldown, not at once.
 type KEDA struct {
-	TargetDepth          int64
-	CountUnacked         bool
-	Min, Max             int32
-	Poll, Sync, Cooldown time.Duration
+	TargetDepth  int64
+	CountUnacked bool
+	Min, Max     int32
+	Config       KEDAConfig
+	Sync         time.Duration
 
-	hpa      *HPA
-	polled   time.Time
-	hasPoll  bool
-	metric   float64
-	ok       bool
-	lastSeen time.Time
+	hpa        *HPA
+	polled     bool
+	pollMetric float64
+	pollOK     bool
+	lastActive time.Time
+	pollActive bool
 }
 
 // NewKEDA returns the baseline for a spec: its target depth, unacked
 // counting and bounds, with KEDA's and the HPA's defaults.
-func NewKEDA(spec policy.Spec) *KEDA {
+func NewKEDA(spec policy.Spec) *KEDA { return NewKEDAWith(spec, DefaultKEDAConfig()) }
+
+// NewKEDAWith returns the baseline for a spec with the given knobs; they
+// should be valid (KEDAConfig.Validate).
+func NewKEDAWith(spec policy.Spec, c KEDAConfig) *KEDA {
+	h := NewHPA(max(spec.MinReplicas, 1), spec.MaxReplicas)
+	h.Behavior = c.Behavior
 	return &KEDA{
 		TargetDepth: spec.TargetDepthPerPod, CountUnacked: spec.CountUnacked,
 		Min: spec.MinReplicas, Max: spec.MaxReplicas,
-		Poll: 30 * time.Second, Sync: 15 * time.Second, Cooldown: 300 * time.Second,
-		hpa: NewHPA(max(spec.MinReplicas, 1), spec.MaxReplicas),
+		Config: c, Sync: 15 * time.Second, hpa: h,
 	}
 }
 
 // Name implements Autoscaler.
 func (k *KEDA) Name() string { return "keda" }
 
-// Interval implements Autoscaler.
-func (k *KEDA) Interval() time.Duration { return k.Sync }
+// Interval implements Autoscaler: the greatest common divisor of the
+// polling interval and the HPA's sync period, so both loops keep their
+// own schedule.
+func (k *KEDA) Interval() time.Duration {
+	a, b := k.Config.Polling, k.Sync
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
 
 // Decide implements Autoscaler.
 func (k *KEDA) Decide(now time.Time, v View) Choice {
 	cur := v.Observation.Replicas
-	if !k.hasPoll || now.Sub(k.polled) >= k.Poll {
-		k.hasPoll, k.polled = true, now
-		q := v.Observation.Queue
-		k.ok = q.Available
-		if k.ok {
-			k.metric = float64(q.Ready)
-			if k.CountUnacked {
-				k.metric += float64(q.Unacked)
+	q := v.Observation.Queue
+	metric := float64(q.Ready)
+	if k.CountUnacked {
+		metric += float64(q.Unacked)
+	}
+	elapsed := now.Sub(Epoch)
+	if elapsed%k.Config.Polling == 0 {
+		k.pollOK, k.pollMetric = q.Available, metric
+		if q.Available {
+			k.pollActive = metric > k.Config.Activation
+			if k.pollActive || !k.polled {
+				k.lastActive = now
 			}
-			if k.metric > 0 || k.lastSeen.IsZero() {
-				k.lastSeen = now
+			k.polled = true
+			switch {
+			case k.pollActive && cur == 0:
+				return Choice{Desired: max(k.Min, 1), Reason: fmt.Sprintf("activate: depth %.0f > activation %g", metric, k.Config.Activation)}
+			case !k.pollActive && cur > 0 && k.Min == 0 && now.Sub(k.lastActive) > k.Config.Cooldown:
+				return Choice{Desired: 0, Reason: fmt.Sprintf("deactivate: depth %.0f <= activation %g for cooldownPeriod %s", metric, k.Config.Activation, k.Config.Cooldown)}
 			}
 		}
 	}
-	if !k.ok {
+	if elapsed%k.Sync != 0 || cur == 0 {
+		return Choice{Desired: cur, Reason: "no sync"}
+	}
+	ok := q.Available
+	if k.Config.CachedMetrics {
+		metric, ok = k.pollMetric, k.pollOK
+	}
+	if !ok {
 		return Choice{Desired: cur, Reason: "metric unavailable: hold"}
 	}
-	if cur == 0 {
-		if k.metric > 0 {
-			return Choice{Desired: 1, Reason: fmt.Sprintf("activate: depth %.0f > 0", k.metric)}
-		}
-		return Choice{Desired: 0, Reason: "inactive"}
-	}
-	if k.Min == 0 && k.metric == 0 && now.Sub(k.lastSeen) >= k.Cooldown {
-		return Choice{Desired: 0, Reason: "deactivate after cooldownPeriod"}
-	}
-	rec := k.hpa.PerPodReplicas(cur, k.metric, float64(k.TargetDepth))
+	rec := k.hpa.PerPodReplicas(cur, metric, float64(k.TargetDepth))
 	out := k.hpa.Normalize(now, cur, rec)
-	return Choice{Desired: out, Reason: fmt.Sprintf("depth %.0f / %d wants %d; hpa %d", k.metric, k.TargetDepth, rec, out)}
+	return Choice{Desired: out, Reason: fmt.Sprintf("depth %.0f / %d wants %d; hpa %d", metric, k.TargetDepth, rec, out)}
 }
 
 // HPACPU is the HPA on CPU alone with an average utilisation target,
@@ -187,12 +268,12 @@ func (h *HPACPU) Decide(now time.Time, v View) Choice {
 	return Choice{Desired: out, Reason: fmt.Sprintf("cpu %.0f%% / %d%% wants %d; hpa %d", sig.Value, h.Target, rec, out)}
 }
 
-// ParseBaseline builds a baseline controller by name: "keda", "hpa-cpu" or
-// "fixed:N".
-func ParseBaseline(name string, spec policy.Spec) (Autoscaler, error) {
+// ParseBaseline builds a baseline controller by name: "keda" (with the
+// knobs kc), "hpa-cpu" or "fixed:N".
+func ParseBaseline(name string, spec policy.Spec, kc KEDAConfig) (Autoscaler, error) {
 	switch {
 	case name == "keda":
-		return NewKEDA(spec), nil
+		return NewKEDAWith(spec, kc), nil
 	case name == "hpa-cpu":
 		return NewHPACPU(spec), nil
 	case strings.HasPrefix(name, "fixed:"):

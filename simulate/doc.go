@@ -7,16 +7,26 @@
 //
 // # The pieces
 //
-//	workload.go    Workload: arrival rate over time, bursts, broker outages;
-//	               the built-in Scenario names and ParseCSV
+//	workload.go    Workload: arrival rate over time, bursts, broker outages,
+//	               and the settings a scenario fixes for both sides
+//	               (annotations, model parameters, keda knobs); the
+//	               built-in Scenario names and ParseCSV
 //	model.go       Model: per-pod rate and noise, start-up delay, prefetch,
 //	               broker sampling, seed, wait SLO
 //	run.go         Run(workload, duration, model, autoscaler) -> *Result
 //	broker.go      the broker model as a queue.Source, read like the
 //	               controller reads a broker (queue.Reader, observe)
-//	autoscalers.go Autoscaler, and Rabbitscale, KEDA, HPACPU, Fixed
+//	autoscalers.go Autoscaler, and Rabbitscale, KEDA (with KEDAConfig),
+//	               HPACPU, Fixed
 //	hpa.go         HPA: the HorizontalPodAutoscaler's replica normalisation
-//	summary.go     Summary, WriteTable, WriteMarkdown, WriteTimelineCSV
+//	               with a policy.Behavior, its limits from
+//	               policy.ScalingRules.Limit (the engine's own code)
+//	knobs.go       ParseKEDAKnobs and ParseHPARules: the keda knobs as
+//	               `rabbitscale simulate --keda` and --keda-scale-up/-down
+//	               write them (--keda-behavior takes an HPA spec.behavior
+//	               as YAML or JSON, through policy.ParseBehavior)
+//	summary.go     Summary, WriteTable, WriteMarkdown, WriteVersus,
+//	               WriteTimelineCSV
 //	svg.go         Chart, WriteChart, ChartOf: a standard-library SVG time
 //	               chart (also used by `make demo`)
 //
@@ -60,10 +70,18 @@
 // keda (KEDA): a ScaledObject with a rabbitmq trigger in QueueLength mode
 // (keda.sh/docs/latest/scalers/rabbitmq-queue: value is the target
 // backlog per replica; the HTTP protocol counts ready + unacked, here as
-// the spec's count-unacked says). KEDA's metric is read every
-// pollingInterval (30 s) and served from that read; the HPA syncs every
-// 15 s with an External AverageValue target. KEDA activates from zero and
-// returns to zero after cooldownPeriod (300 s) when min-replicas is 0.
+// the spec's count-unacked says), with KEDA's knobs in KEDAConfig. Two
+// loops run on their own schedules (kedacore/keda
+// pkg/scaling/executor/scale_scaledobjects.go): the operator every
+// pollingInterval (30 s) asks whether the trigger is active (the metric
+// above activationValue, 0), scales from zero to max(1, min) when it is,
+// and with min-replicas 0 to zero once cooldownPeriod (300 s) has passed
+// since it last was; and the HPA KEDA created syncs every 15 s while
+// replicas are above zero, with an External AverageValue target and the
+// behavior of advanced.horizontalPodAutoscalerConfig.behavior (the HPA's
+// default unless set). The HPA's metric is a fresh read of the queue at
+// each sync, as KEDA's metrics server queries the scaler per request,
+// or, with useCachedMetrics, the operator's last poll.
 //
 // hpa-cpu: the HPA with a CPU utilisation target (the spec's
 // target-cpu-utilization, else 80%), pods still starting counted as
@@ -87,22 +105,50 @@
 //   - horizontal.go, convertDesiredReplicasWithBehaviorRate,
 //     calculateScaleUpLimitWithScalingRules,
 //     calculateScaleDownLimitWithBehaviors and getReplicasChangePerPeriod:
-//     the default policies (up: 4 pods or 100% per 15 s, selectPolicy Max;
-//     down: 100% per 15 s) from the replicas at the start of each period,
-//     then [min, max].
+//     each Pods or Percent policy budgets its change over its period from
+//     the replicas at the period's start (current minus the scale-ups
+//     plus the scale-downs recorded within it), selectPolicy Max keeps the
+//     largest change, Min the smallest, Disabled none; then [min, max].
+//     The default behavior: up with no window and 4 pods or 100% per
+//     15 s, down with a 300 s window and 100% per 15 s, both Max.
 //
 // The code is written from those descriptions, not copied; hpa_test.go
-// checks the tolerance, the 300 s window and the step limits on cases
-// worked out by hand, and TestKEDABaselineOnABurst the whole chain.
+// checks the tolerance, the windows, the select policies and the budgets
+// on cases worked out by hand, TestKEDAActivationAndCooldown the
+// operator's loop, and TestKEDABaselineOnABurst the whole chain.
 //
 // # Reading the results
 //
 // Summary gives peak and p99 depth, the longest and p99 wait, the seconds
-// during which the oldest message was older than the wait SLO, the
-// replica-seconds (cost), the scale events and the reversals within five
-// minutes (flapping), the drain time after each burst, and the messages
-// arrived, processed and left. Golden files in testdata pin the built-in
+// during which the oldest message was older than the wait SLO and the
+// messages that waited longer than it, the replica-seconds (cost), the
+// scale events and the reversals within five minutes (flapping), the
+// drain time after each burst, the time from the first burst to the first
+// scale-up, the time from the last acknowledgement to zero replicas, and
+// the messages arrived, processed and left. Golden files in testdata pin the built-in
 // scenarios' tables for seed 1; regenerate them with
 //
 //	go test ./simulate/ -run TestGolden -update
+//
+// testdata/versus.golden is WriteVersus's table of rabbitscale against
+// keda on flash-crowd, batches and keda-e2e, each scenario's settings on
+// both sides; `make simulate-keda` prints it:
+//
+//	rabbitscale simulate --scenario flash-crowd,batches,keda-e2e --compare keda --format versus
+//
+// # The same settings on both sides
+//
+// A scenario may carry annotations, model settings and keda knobs
+// (Workload.Annotations, Model, KEDA); `rabbitscale simulate` applies them
+// under the flags given (--annotation over the annotations, a model flag
+// over that parameter, --keda, --keda-scale-up and --keda-scale-down over
+// the knobs). keda-e2e maps its ScaledObject onto annotations:
+// minReplicaCount and maxReplicaCount to min- and max-replicas, the
+// trigger's value to target-depth-per-pod, activationValue to
+// activation-depth, the AMQP protocol's ready-only count to
+// count-unacked false, and cooldownPeriod, KEDA's idle time before zero,
+// to scale-to-zero-after (leaving scale-down-stabilization and
+// scale-down-delay at rabbitscale's defaults); the rest stays at
+// rabbitscale's defaults, as KEDA leaves the HPA's at its own. rabbitscale ticks every
+// --interval (5 s), KEDA's pollingInterval there.
 package simulate

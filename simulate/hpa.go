@@ -1,53 +1,96 @@
 package simulate
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"time"
+
+	"github.com/rabbitscale/rabbitscale/policy"
 )
 
-// HPA is the HorizontalPodAutoscaler's replica normalisation with the
-// default behavior of autoscaling/v2, as in kubernetes
+// validateRules applies the API server's checks on one direction of a
+// behavior (policy.ParseBehavior applies them to YAML): a window of 0 to
+// 3600 s, a known selectPolicy, at least one policy unless Disabled, each
+// of a known type with a value above zero and a period of 1 to 1800 s.
+// The errors are named as ParseHPARules spells the knobs.
+func validateRules(r policy.ScalingRules) error {
+	var errs []error
+	w := r.StabilizationWindow
+	if w < 0 || w > time.Hour || w%time.Second != 0 {
+		errs = append(errs, fmt.Errorf("window: %s must be whole seconds from 0s to 1h", w))
+	}
+	switch r.Select {
+	case "", policy.SelectMax, policy.SelectMin, policy.SelectDisabled:
+	default:
+		errs = append(errs, fmt.Errorf("select: %q is not Max, Min or Disabled", r.Select))
+	}
+	if len(r.Policies) == 0 && r.Select != policy.SelectDisabled {
+		errs = append(errs, errors.New("needs at least one pods= or percent= policy"))
+	}
+	for _, p := range r.Policies {
+		if p.Type != policy.PodsPolicy && p.Type != policy.PercentPolicy {
+			errs = append(errs, fmt.Errorf("policy type %q is not Pods or Percent", p.Type))
+			continue
+		}
+		if p.Value <= 0 {
+			errs = append(errs, fmt.Errorf("%s: the value must be above zero", policyKnob(p)))
+		}
+		if p.Period < time.Second || p.Period > 30*time.Minute || p.Period%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s: the period must be whole seconds from 1s to 30m", policyKnob(p)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateBehavior checks both directions, each error prefixed with it.
+func validateBehavior(b policy.Behavior) error {
+	var errs []error
+	if err := validateRules(b.ScaleUp); err != nil {
+		errs = append(errs, fmt.Errorf("scale-up: %w", err))
+	}
+	if err := validateRules(b.ScaleDown); err != nil {
+		errs = append(errs, fmt.Errorf("scale-down: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// HPA is the HorizontalPodAutoscaler's replica normalisation with a
+// behavior (policy.Behavior, the type rabbitscale's own engine follows;
+// autoscaling/v2's default unless set), as in kubernetes
 // pkg/controller/podautoscaler/horizontal.go:
 //
 //   - stabilizeRecommendationWithBehaviors: every sync's unstabilised
 //     recommendation is recorded; a scale-up takes the lowest
-//     recommendation of the scale-up window (0 s by default, so the new
-//     one), a scale-down the highest of the scale-down window (300 s);
+//     recommendation of the scale-up window (the new one included), a
+//     scale-down the highest of the scale-down window;
 //   - convertDesiredReplicasWithBehaviorRate with
 //     calculateScaleUpLimitWithScalingRules and
-//     calculateScaleDownLimitWithBehaviors: each policy proposes a limit
+//     calculateScaleDownLimitWithBehaviors (policy.ScalingRules.Limit,
+//     the same code rabbitscale's engine uses): each policy proposes a limit
 //     from the replicas at the start of its period (current minus the
-//     changes of getReplicasChangePerPeriod), the selectPolicy Max keeps
-//     the largest change, then [min, max] bound the result;
-//   - maybeInitScaleDownStabilizationWindow: the first sync records the
-//     current replicas as a recommendation, so a new HPA does not scale
-//     down at once.
+//     scale-ups plus the scale-downs of getReplicasChangePerPeriod), the
+//     selectPolicy keeps the largest change (Max), the smallest (Min) or
+//     none (Disabled), never past current, then [min, max] bound the
+//     result;
+//   - maybeInitScaleDownStabilizationWindow: with a scale-down window, the
+//     first sync records the current replicas as a recommendation, so a
+//     new HPA does not scale down at once;
+//   - storeScaleEvent: a sync that changes the replicas records the change
+//     for its direction's policies.
 //
 // The zero HPA is not usable; build one with NewHPA.
 type HPA struct {
 	Min, Max int32
 	// Tolerance is the replica calculator's dead band (0.1).
+	// Tolerance is the replica calculator's dead band (0.1) unless the
+	// behavior sets one for the direction.
 	Tolerance float64
-	// ScaleUpWindow and ScaleDownWindow are the stabilisation windows (0
-	// and 300 s).
-	ScaleUpWindow, ScaleDownWindow time.Duration
-	// ScaleUp are the scale-up policies (4 pods and 100% per 15 s);
-	// ScaleDown the scale-down ones (100% per 15 s). Both use the
-	// selectPolicy Max.
-	ScaleUp, ScaleDown []HPAPolicy
+	Behavior  policy.Behavior
 
 	recs   []hpaRecommendation
-	ups    []hpaEvent
-	downs  []hpaEvent
+	events []policy.ScaleEvent
 	inited bool
-}
-
-// HPAPolicy is one HPAScalingPolicy: at most Pods pods, or Percent percent
-// of the replicas at the start of the period, per Period.
-type HPAPolicy struct {
-	Pods    int32
-	Percent int32
-	Period  time.Duration
 }
 
 type hpaRecommendation struct {
@@ -55,35 +98,32 @@ type hpaRecommendation struct {
 	replicas int32
 }
 
-type hpaEvent struct {
-	at     time.Time
-	change int32
-}
-
 // NewHPA returns an HPA with autoscaling/v2's default behavior.
 func NewHPA(minReplicas, maxReplicas int32) *HPA {
-	return &HPA{
-		Min: minReplicas, Max: maxReplicas,
-		Tolerance:       0.1,
-		ScaleDownWindow: 300 * time.Second,
-		ScaleUp: []HPAPolicy{
-			{Pods: 4, Period: 15 * time.Second},
-			{Percent: 100, Period: 15 * time.Second},
-		},
-		ScaleDown: []HPAPolicy{{Percent: 100, Period: 15 * time.Second}},
-	}
+	return &HPA{Min: minReplicas, Max: maxReplicas, Tolerance: 0.1, Behavior: policy.HPADefaultBehavior()}
 }
 
 // PerPodReplicas is the replica calculator for an external metric with an
 // AverageValue target (GetExternalPerPodMetricReplicas in
 // replica_calculator.go): keep the replicas while the metric over the
-// current capacity is within tolerance of 1, else ceil(metric / target).
+// current capacity is within tolerance of 1 (the behavior's tolerance for
+// that direction, else Tolerance), else ceil(metric / target).
 func (h *HPA) PerPodReplicas(current int32, metric, target float64) int32 {
 	if target <= 0 {
 		return current
 	}
-	if current > 0 && math.Abs(1-metric/(target*float64(current))) <= h.Tolerance {
-		return current
+	if current > 0 {
+		ratio := metric / (target * float64(current))
+		tol, dir := h.Tolerance, h.Behavior.ScaleDown
+		if ratio > 1 {
+			dir = h.Behavior.ScaleUp
+		}
+		if dir.Tolerance != nil {
+			tol = *dir.Tolerance
+		}
+		if math.Abs(1-ratio) <= tol {
+			return current
+		}
 	}
 	return int32(math.Ceil(metric/target - 1e-9))
 }
@@ -94,24 +134,22 @@ func (h *HPA) PerPodReplicas(current int32, metric, target float64) int32 {
 func (h *HPA) Normalize(now time.Time, current, desired int32) int32 {
 	if !h.inited {
 		h.inited = true
-		h.recs = append(h.recs, hpaRecommendation{now, current})
+		if h.Behavior.ScaleDown.StabilizationWindow > 0 {
+			h.recs = append(h.recs, hpaRecommendation{now, current})
+		}
 	}
 	stabilized := h.stabilize(now, current, desired)
 	out := h.limit(now, current, stabilized)
-	h.ups, h.downs = recent(h.ups, now, h.longestPeriod()), recent(h.downs, now, h.longestPeriod())
+	h.events = recent(h.events, now, max(longestPeriod(h.Behavior.ScaleUp), longestPeriod(h.Behavior.ScaleDown)))
 	if out != current {
-		if out > current {
-			h.ups = append(h.ups, hpaEvent{now, out - current})
-		} else {
-			h.downs = append(h.downs, hpaEvent{now, current - out})
-		}
+		h.events = append(h.events, policy.ScaleEvent{Time: now, Change: out - current})
 	}
 	return out
 }
 
 func (h *HPA) stabilize(now time.Time, current, desired int32) int32 {
 	up, down := desired, desired
-	upCut, downCut := now.Add(-h.ScaleUpWindow), now.Add(-h.ScaleDownWindow)
+	upCut, downCut := now.Add(-h.Behavior.ScaleUp.StabilizationWindow), now.Add(-h.Behavior.ScaleDown.StabilizationWindow)
 	keep := h.recs[:0]
 	for _, r := range h.recs {
 		if r.at.After(upCut) {
@@ -132,60 +170,30 @@ func (h *HPA) stabilize(now time.Time, current, desired int32) int32 {
 func (h *HPA) limit(now time.Time, current, desired int32) int32 {
 	switch {
 	case desired > current:
-		limit := int32(math.MinInt32)
-		for _, p := range h.ScaleUp {
-			start := current - changes(h.ups, now, p.Period) + changes(h.downs, now, p.Period)
-			proposed := start + p.Pods
-			if p.Percent > 0 {
-				proposed = int32(math.Ceil(float64(start) * (1 + float64(p.Percent)/100)))
-			}
-			limit = max(limit, proposed)
-		}
-		limit = max(limit, current)
-		desired = min(desired, limit, h.Max)
+		desired = min(desired, h.Behavior.ScaleUp.Limit(true, current, h.events, now), h.Max)
 	case desired < current:
-		limit := int32(math.MaxInt32)
-		for _, p := range h.ScaleDown {
-			start := current - changes(h.ups, now, p.Period) + changes(h.downs, now, p.Period)
-			proposed := start - p.Pods
-			if p.Percent > 0 {
-				proposed = int32(float64(start) * (1 - float64(p.Percent)/100))
-			}
-			limit = min(limit, proposed)
-		}
-		limit = min(limit, current)
-		desired = max(desired, limit, h.Min)
+		desired = max(desired, h.Behavior.ScaleDown.Limit(false, current, h.events, now), h.Min)
 	}
+	// A current count outside the bounds goes to the nearest bound (the
+	// HPA does that before it normalises).
 	return min(max(desired, h.Min), h.Max)
 }
 
-// changes sums the events within period before now
-// (getReplicasChangePerPeriod).
-func changes(events []hpaEvent, now time.Time, period time.Duration) int32 {
-	var sum int32
-	cut := now.Add(-period)
-	for _, e := range events {
-		if e.at.After(cut) {
-			sum += e.change
-		}
-	}
-	return sum
-}
-
-func (h *HPA) longestPeriod() time.Duration {
+func longestPeriod(r policy.ScalingRules) time.Duration {
 	var p time.Duration
-	for _, q := range append(append([]HPAPolicy(nil), h.ScaleUp...), h.ScaleDown...) {
+	for _, q := range r.Policies {
 		p = max(p, q.Period)
 	}
 	return p
 }
 
-// recent drops the events that no period can count any more.
-func recent(events []hpaEvent, now time.Time, period time.Duration) []hpaEvent {
+// recent drops the events that no policy can count any more
+// (markScaleEventsOutdated).
+func recent(events []policy.ScaleEvent, now time.Time, period time.Duration) []policy.ScaleEvent {
 	cut := now.Add(-period)
 	keep := events[:0]
 	for _, e := range events {
-		if e.at.After(cut) {
+		if e.Time.After(cut) {
 			keep = append(keep, e)
 		}
 	}

@@ -87,12 +87,75 @@ func TestHPAScaleDownWindow(t *testing.T) {
 // the replicas at the start of the period go.
 func TestHPAScaleDownRateLimit(t *testing.T) {
 	h := NewHPA(1, 100)
-	h.ScaleDownWindow = 0
-	h.ScaleDown = []HPAPolicy{{Percent: 50, Period: time.Minute}}
+	h.Behavior.ScaleDown.StabilizationWindow = 0
+	h.Behavior.ScaleDown.Policies = []policy.ScalingPolicy{{Type: policy.PercentPolicy, Value: 50, Period: time.Minute}}
 	replay(t, h, []sync{
 		{0, 10, 1, 5, "10 x 50%"},
 		{15 * time.Second, 5, 1, 5, "period started at 10: limit 5"},
 		{60 * time.Second, 5, 1, 2, "new period: int(5 x 0.5) = 2"},
+	})
+}
+
+// TestHPABehaviorSelectPolicy: Min keeps the smallest change, Disabled
+// none, in either direction.
+func TestHPABehaviorSelectPolicy(t *testing.T) {
+	up := func(sel policy.SelectPolicy) *HPA {
+		h := NewHPA(1, 100)
+		h.Behavior.ScaleUp.Select = sel
+		return h
+	}
+	replay(t, up(policy.SelectMin), []sync{
+		{0, 2, 20, 4, "min(2 + 4 pods, 2 x 200%) = 4"},
+		{15 * time.Second, 4, 20, 8, "min(4 + 4, 4 x 200%) = 8"},
+		{30 * time.Second, 8, 20, 12, "min(8 + 4, 16) = 12"},
+	})
+	replay(t, up(policy.SelectDisabled), []sync{{0, 2, 20, 2, "scale-up disabled"}})
+	down := NewHPA(1, 100)
+	down.Behavior.ScaleDown = policy.ScalingRules{Select: policy.SelectMin, Policies: []policy.ScalingPolicy{
+		{Type: policy.PodsPolicy, Value: 2, Period: time.Minute},
+		{Type: policy.PercentPolicy, Value: 50, Period: time.Minute},
+	}}
+	replay(t, down, []sync{
+		{0, 10, 1, 8, "min change of (10 - 2 pods, 10 x 50%): 8"},
+		{15 * time.Second, 8, 1, 8, "the 60 s period started at 10: 10 - 2 = 8"},
+		{60 * time.Second, 8, 1, 6, "the event left the period: 8 - 2"},
+	})
+	off := NewHPA(1, 100)
+	off.Behavior.ScaleDown = policy.ScalingRules{Select: policy.SelectDisabled, Policies: policy.HPADefaultBehavior().ScaleDown.Policies}
+	replay(t, off, []sync{{0, 10, 1, 10, "scale-down disabled"}, {time.Hour, 10, 1, 10, "still disabled"}})
+}
+
+// TestHPABehaviorBudgetsOverThePeriod: a policy's budget is counted from
+// the replicas at the start of its period, scale-ups and scale-downs
+// alike, and an event exactly one period old has left it.
+func TestHPABehaviorBudgetsOverThePeriod(t *testing.T) {
+	h := NewHPA(1, 100)
+	h.Behavior = policy.Behavior{
+		ScaleUp:   policy.ScalingRules{Select: policy.SelectMax, Policies: []policy.ScalingPolicy{{Type: policy.PodsPolicy, Value: 3, Period: time.Minute}}},
+		ScaleDown: policy.ScalingRules{Select: policy.SelectMax, Policies: []policy.ScalingPolicy{{Type: policy.PodsPolicy, Value: 1, Period: time.Minute}}},
+	}
+	replay(t, h, []sync{
+		{0, 2, 10, 5, "2 + 3 pods"},
+		{15 * time.Second, 5, 10, 5, "3 pods added this minute: the period started at 2"},
+		// The HPA counts the scale-ups into a scale-down period's start
+		// too: 5 - 3 added = 2, and 2 - 1 pod = 1.
+		{30 * time.Second, 5, 1, 1, "down to the period's start minus 1 pod"},
+		{45 * time.Second, 1, 10, 5, "up: start 1 - 3 added + 4 removed = 2, + 3 pods"},
+		{60 * time.Second, 5, 10, 8, "the t=0 event is exactly a period old and left: start 5 - 4 + 4 = 5, + 3"},
+	})
+}
+
+// TestHPABehaviorScaleUpWindow: with a scale-up window the HPA takes the
+// lowest recommendation of the window, and without a scale-down window a
+// new HPA may scale down at its first sync.
+func TestHPABehaviorScaleUpWindow(t *testing.T) {
+	h := NewHPA(1, 100)
+	h.Behavior.ScaleUp.StabilizationWindow = 30 * time.Second
+	h.Behavior.ScaleDown.StabilizationWindow = 0
+	replay(t, h, []sync{
+		{0, 4, 2, 2, "no scale-down window: no initial record, 4 -> 2 at once"},
+		{15 * time.Second, 2, 10, 2, "the 2 of t=0 is in the 30 s window"},
+		{30 * time.Second, 2, 10, 6, "t=0 left; lowest is 10, limited to 2 + 4 pods"},
 	})
 }
 
@@ -105,17 +168,17 @@ func TestKEDABaselineOnABurst(t *testing.T) {
 	for _, e := range r.Events {
 		got = append(got, Event{T: e.T, From: e.From, To: e.To})
 	}
-	// Syncs every 15 s read a metric polled every 30 s. The burst starts
-	// at 5:00: the 5:00 poll still sees the calm, the 5:30 poll sees it;
+	// Each 15 s sync reads the queue afresh (useCachedMetrics off). The
+	// burst starts at 5:00: the 5:00 statistics sample, taken at the
+	// start of that second, still shows the calm; the 5:15 sync sees it;
 	// then 1 -> 5 (4 pods), 5 -> 10 and 10 -> 20 (100%), 20 -> 30 (max)
 	// one sync apart. Once drained, the scale-down waits for the highest
-	// recommendation to leave the 300 s window, then goes to
-	// min-replicas at once (100% per 15 s).
+	// recommendation to leave the 300 s window.
 	want := []Event{
-		{T: 330 * time.Second, From: 1, To: 5},
-		{T: 345 * time.Second, From: 5, To: 10},
-		{T: 360 * time.Second, From: 10, To: 20},
-		{T: 375 * time.Second, From: 20, To: 30},
+		{T: 315 * time.Second, From: 1, To: 5},
+		{T: 330 * time.Second, From: 5, To: 10},
+		{T: 345 * time.Second, From: 10, To: 20},
+		{T: 360 * time.Second, From: 20, To: 30},
 	}
 	if len(got) < len(want) {
 		t.Fatalf("events %+v, want at least %+v", got, want)
@@ -123,35 +186,77 @@ func TestKEDABaselineOnABurst(t *testing.T) {
 	if diff := cmp.Diff(want, got[:len(want)]); diff != "" {
 		t.Errorf("scale-up events diff (-want +got):\n%s", diff)
 	}
-	// Every scale-down comes at least 300 s after the last sync that
-	// recommended more than its target.
 	for _, e := range got[len(want):] {
-		if e.To < e.From && e.T-375*time.Second < 300*time.Second {
+		if e.To < e.From && e.T-360*time.Second < 300*time.Second {
 			t.Errorf("scale-down %+v within 300 s of the last scale-up", e)
 		}
 	}
 }
 
-func TestKEDAPollsEvery30s(t *testing.T) {
-	k := NewKEDA(policy.Spec{TargetDepthPerPod: 100, CountUnacked: true, MinReplicas: 1, MaxReplicas: 50})
-	view := func(replicas int32, depth int64) View {
-		return View{Observation: policy.Observation{Replicas: replicas,
-			Queue: policy.QueueObservation{Available: true, Ready: depth}}}
+func kedaView(replicas int32, depth int64) View {
+	return View{Observation: policy.Observation{Replicas: replicas,
+		Queue: policy.QueueObservation{Available: true, Ready: depth}}}
+}
+
+func TestKEDAMetricIsFreshUnlessCached(t *testing.T) {
+	spec := policy.Spec{TargetDepthPerPod: 100, CountUnacked: true, MinReplicas: 1, MaxReplicas: 50}
+	for _, cached := range []bool{false, true} {
+		c := DefaultKEDAConfig()
+		c.CachedMetrics = cached
+		k := NewKEDAWith(spec, c)
+		if k.Interval() != 15*time.Second {
+			t.Fatalf("interval %s, want gcd(30s, 15s)", k.Interval())
+		}
+		if got := k.Decide(Epoch, kedaView(2, 200)).Desired; got != 2 {
+			t.Fatalf("cached %v, t=0: %d, want 2", cached, got)
+		}
+		// 15 s later the queue grew: a fresh read sees it, the cache
+		// still serves the t=0 poll.
+		want := int32(6)
+		if cached {
+			want = 2
+		}
+		if got := k.Decide(Epoch.Add(15*time.Second), kedaView(2, 5000)).Desired; got != want {
+			t.Errorf("cached %v, t=15s: %d, want %d", cached, got, want)
+		}
+		// The broker cannot be read: the HPA holds.
+		out := View{Observation: policy.Observation{Replicas: 6}}
+		if got := k.Decide(Epoch.Add(60*time.Second), out).Desired; got != 6 {
+			t.Errorf("cached %v, outage: %d, want 6", cached, got)
+		}
 	}
-	if got := k.Decide(Epoch, view(2, 200)).Desired; got != 2 {
-		t.Fatalf("t=0: %d, want 2", got)
+}
+
+// TestKEDAActivationAndCooldown: the operator's loop every pollingInterval
+// wakes from zero above activationValue and returns to zero
+// cooldownPeriod after the last active poll; the HPA syncs every 15 s in
+// between, and not at zero.
+func TestKEDAActivationAndCooldown(t *testing.T) {
+	spec := policy.Spec{TargetDepthPerPod: 10, MinReplicas: 0, MaxReplicas: 4}
+	k := NewKEDAWith(spec, KEDAConfig{Polling: 5 * time.Second, Cooldown: 10 * time.Second, Activation: 5, Behavior: policy.HPADefaultBehavior()})
+	if k.Interval() != 5*time.Second {
+		t.Fatalf("interval %s, want gcd(5s, 15s)", k.Interval())
 	}
-	// 15 s later the queue grew, but the metric is the t=0 poll's.
-	if got := k.Decide(Epoch.Add(15*time.Second), view(2, 5000)).Desired; got != 2 {
-		t.Errorf("t=15s: %d, want 2 (cached poll)", got)
+	steps := []struct {
+		at       time.Duration
+		replicas int32
+		depth    int64
+		want     int32
+		why      string
+	}{
+		{0, 0, 3, 0, "3 <= activation 5: stays at zero"},
+		{5 * time.Second, 0, 100, 1, "100 > 5: activate to 1"},
+		{10 * time.Second, 1, 100, 1, "no poll result to act on, no HPA sync at 10s"},
+		{15 * time.Second, 1, 100, 4, "HPA: ceil(100 / 10) = 10, 1 + 4 pods, max 4"},
+		{20 * time.Second, 4, 5, 4, "5 is not above 5: inactive since the 15s poll"},
+		{25 * time.Second, 4, 0, 4, "exactly 10 s after the last active poll (15s): not yet"},
+		{30 * time.Second, 4, 0, 0, "more than cooldownPeriod: to zero"},
+		{35 * time.Second, 0, 4, 0, "inactive at zero"},
 	}
-	if got := k.Decide(Epoch.Add(30*time.Second), view(2, 5000)).Desired; got != 6 {
-		t.Errorf("t=30s: %d, want 6 (2 + 4 pods)", got)
-	}
-	// The broker cannot be read: the HPA holds.
-	out := View{Observation: policy.Observation{Replicas: 6}}
-	if got := k.Decide(Epoch.Add(60*time.Second), out).Desired; got != 6 {
-		t.Errorf("outage: %d, want 6", got)
+	for _, s := range steps {
+		if got := k.Decide(Epoch.Add(s.at), kedaView(s.replicas, s.depth)).Desired; got != s.want {
+			t.Errorf("at %s: %d, want %d (%s)", s.at, got, s.want, s.why)
+		}
 	}
 }
 
@@ -185,13 +290,13 @@ func TestHPACPUBaseline(t *testing.T) {
 func TestParseBaseline(t *testing.T) {
 	spec := policy.DefaultSpec()
 	for name, want := range map[string]string{"keda": "keda", "hpa-cpu": "hpa-cpu", "fixed:7": "fixed:7"} {
-		c, err := ParseBaseline(name, spec)
+		c, err := ParseBaseline(name, spec, DefaultKEDAConfig())
 		if err != nil || c.Name() != want {
 			t.Errorf("ParseBaseline(%q) = %v, %v", name, c, err)
 		}
 	}
 	for _, bad := range []string{"kedaa", "fixed:", "fixed:-1", "fixed:x", ""} {
-		if _, err := ParseBaseline(bad, spec); err == nil {
+		if _, err := ParseBaseline(bad, spec, DefaultKEDAConfig()); err == nil {
 			t.Errorf("ParseBaseline(%q) succeeded", bad)
 		}
 	}

@@ -17,14 +17,19 @@ import (
 // Regenerate the golden summaries with: go test ./simulate/ -run TestGolden -update
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-func testSpec(t *testing.T, extra ...string) policy.Spec {
-	t.Helper()
-	ann := map[string]string{
+// testAnnotations are `rabbitscale simulate`'s defaults.
+func testAnnotations() map[string]string {
+	return map[string]string{
 		policy.KeyQueue:              "work",
 		policy.KeyTargetDepthPerPod:  "100",
 		policy.KeyMaxReplicas:        "30",
 		policy.KeyTargetDrainSeconds: "60",
 	}
+}
+
+func testSpec(t *testing.T, extra ...string) policy.Spec {
+	t.Helper()
+	ann := testAnnotations()
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
 		ann[k] = v
@@ -36,11 +41,11 @@ func testSpec(t *testing.T, extra ...string) policy.Spec {
 	return spec
 }
 
-func controllers(t *testing.T, spec policy.Spec) []Autoscaler {
+func controllers(t *testing.T, spec policy.Spec, kc KEDAConfig) []Autoscaler {
 	t.Helper()
 	out := []Autoscaler{&Rabbitscale{Spec: spec, Every: 5 * time.Second}}
 	for _, name := range []string{"keda", "hpa-cpu", "fixed:12"} {
-		c, err := ParseBaseline(name, spec)
+		c, err := ParseBaseline(name, spec, kc)
 		if err != nil {
 			t.Fatalf("ParseBaseline(%q): %v", name, err)
 		}
@@ -67,15 +72,32 @@ func scenario(t *testing.T, name string) Workload {
 	return w
 }
 
+// setup is what `rabbitscale simulate` runs a scenario with when no flag
+// overrides it: the scenario's annotations (else testSpec's, the
+// command's defaults), model settings and keda knobs.
+func setup(t *testing.T, w Workload) (policy.Spec, Model, KEDAConfig) {
+	t.Helper()
+	spec := testSpec(t)
+	if w.Annotations != nil {
+		var err error
+		if spec, err = policy.ParseSpec(w.Annotations); err != nil {
+			t.Fatalf("%s: ParseSpec: %v", w.Name, err)
+		}
+	}
+	m, kc := w.Settings(DefaultModel())
+	return spec, m, kc
+}
+
 // TestGoldenSummaries pins every built-in scenario's comparison table for
 // seed 1 (the same table the README shows).
 func TestGoldenSummaries(t *testing.T) {
 	for _, name := range ScenarioNames() {
 		t.Run(name, func(t *testing.T) {
 			w := scenario(t, name)
+			spec, m, kc := setup(t, w)
 			var sums []Summary
-			for _, c := range controllers(t, testSpec(t)) {
-				sums = append(sums, run(t, w, DefaultModel(), c).Summary)
+			for _, c := range controllers(t, spec, kc) {
+				sums = append(sums, run(t, w, m, c).Summary)
 			}
 			var got bytes.Buffer
 			if err := WriteTable(&got, sums); err != nil {
@@ -95,6 +117,46 @@ func TestGoldenSummaries(t *testing.T) {
 				t.Errorf("summary of %s diff (-want +got):\n%s", name, diff)
 			}
 		})
+	}
+}
+
+// TestGoldenVersus pins the table of rabbitscale against keda on the
+// comparison scenarios, each with its own settings on both sides: the
+// table `make simulate-keda` prints (TestSimulateVersusMatchesTheGolden in
+// cmd/rabbitscale checks that it does).
+func TestGoldenVersus(t *testing.T) {
+	var rows []Versus
+	for _, name := range []string{"flash-crowd", "batches", "keda-e2e"} {
+		w := scenario(t, name)
+		spec, m, kc := setup(t, w)
+		ann := w.Annotations
+		if ann == nil {
+			ann = testAnnotations()
+		}
+		rs := run(t, w, m, &Rabbitscale{Spec: spec, Every: 5 * time.Second}).Summary
+		k := run(t, w, m, NewKEDAWith(spec, kc)).Summary
+		rows = append(rows, Versus{Rabbitscale: rs, Baseline: k, Settings: SettingsNote(ann, 5*time.Second, kc, m)})
+	}
+	var got bytes.Buffer
+	if err := WriteVersus(&got, rows); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("testdata", "versus.golden"), got.String())
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s diff (-want +got):\n%s", path, diff)
 	}
 }
 
@@ -128,7 +190,7 @@ func TestConservation(t *testing.T) {
 	spec := testSpec(t, policy.KeyMinReplicas+"=0", policy.KeyScaleDownCooldown+"=30s")
 	for mname, modify := range models {
 		for _, name := range ScenarioNames() {
-			for _, c := range controllers(t, spec) {
+			for _, c := range controllers(t, spec, DefaultKEDAConfig()) {
 				m := DefaultModel()
 				modify(&m)
 				r := run(t, scenario(t, name), m, c)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/rabbitscale/rabbitscale/policy"
 )
 
 // Reversal is the longest time between two scale events in opposite
@@ -33,6 +35,9 @@ type Summary struct {
 	// the queue had waited longer than the wait SLO.
 	SecondsOverSLO int64         `json:"secondsOverSLO"`
 	WaitSLO        time.Duration `json:"waitSLO"`
+	// MessagesOverSLO counts the processed messages that waited longer
+	// than the wait SLO.
+	MessagesOverSLO int64 `json:"messagesOverSLO"`
 	// ReplicaSeconds sums the pods that existed (starting or ready) over
 	// the run's seconds: the cost.
 	ReplicaSeconds int64 `json:"replicaSeconds"`
@@ -45,6 +50,14 @@ type Summary struct {
 	// until fewer than one second of arrivals (or no more than at the
 	// burst's start) wait; -1 when that did not happen before the end.
 	Drain []time.Duration `json:"drain"`
+	// Reaction is the time from the start of the workload's first burst
+	// to the first scale-up at or after it; -1 without a burst or such a
+	// scale-up.
+	Reaction time.Duration `json:"reaction"`
+	// ZeroAfterLastAck is the time from the end of the last second in
+	// which a message was processed to the first scale to zero replicas
+	// after it; -1 when nothing was processed or zero was not reached.
+	ZeroAfterLastAck time.Duration `json:"zeroAfterLastAck"`
 	// Arrived = Processed + Left, exactly.
 	Arrived   int64 `json:"arrived"`
 	Processed int64 `json:"processed"`
@@ -77,6 +90,9 @@ func summarize(r *Result, w Workload, m Model, waits []int64) Summary {
 		if n > 0 {
 			s.MaxWait = time.Duration(wait) * time.Second
 		}
+		if m.WaitSLO > 0 && time.Duration(wait)*time.Second > m.WaitSLO {
+			s.MessagesOverSLO += n
+		}
 	}
 	rank := int64(float64(total)*0.99 + 0.999999)
 	var seen int64
@@ -99,7 +115,36 @@ func summarize(r *Result, w Workload, m Model, waits []int64) Summary {
 	for _, b := range w.Bursts {
 		s.Drain = append(s.Drain, drainTime(r.Timeline, b))
 	}
+	s.Reaction = -1
+	if len(w.Bursts) > 0 {
+		for _, e := range r.Events {
+			if e.To > e.From && e.T >= w.Bursts[0].Start {
+				s.Reaction = e.T - w.Bursts[0].Start
+				break
+			}
+		}
+	}
+	s.ZeroAfterLastAck = zeroAfterLastAck(r)
 	return s
+}
+
+func zeroAfterLastAck(r *Result) time.Duration {
+	last := -1
+	for i, p := range r.Timeline {
+		if p.Processed > 0 {
+			last = i
+		}
+	}
+	if last < 0 {
+		return -1
+	}
+	acked := time.Duration(last+1) * time.Second
+	for _, e := range r.Events {
+		if e.To == 0 && e.T >= acked {
+			return e.T - acked
+		}
+	}
+	return -1
 }
 
 func nearestRank(sorted []int64, q float64) int64 {
@@ -145,11 +190,14 @@ func WriteTable(w io.Writer, sums []Summary) error {
 	if len(sums) > 0 {
 		row("seconds over "+sums[0].WaitSLO.String(), func(s Summary) string { return strconv.FormatInt(s.SecondsOverSLO, 10) })
 	}
+	row("messages over SLO", func(s Summary) string { return strconv.FormatInt(s.MessagesOverSLO, 10) })
 	row("replica-seconds", func(s Summary) string { return strconv.FormatInt(s.ReplicaSeconds, 10) })
 	row("max replicas", func(s Summary) string { return strconv.Itoa(int(s.MaxReplicas)) })
 	row("scale events", func(s Summary) string { return strconv.Itoa(s.ScaleEvents) })
 	row("reversals < 5m", func(s Summary) string { return strconv.Itoa(s.Reversals) })
 	row("drain after bursts", func(s Summary) string { return formatDrains(s.Drain) })
+	row("first burst to scale-up", func(s Summary) string { return formatSpan(s.Reaction) })
+	row("last ack to zero", func(s Summary) string { return formatSpan(s.ZeroAfterLastAck) })
 	row("arrived", func(s Summary) string { return strconv.FormatInt(s.Arrived, 10) })
 	row("processed", func(s Summary) string { return strconv.FormatInt(s.Processed, 10) })
 	row("left", func(s Summary) string { return strconv.FormatInt(s.Left, 10) })
@@ -171,6 +219,59 @@ func WriteMarkdown(w io.Writer, sums []Summary) error {
 		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d | %d | %d | %d | %d | %s |\n",
 			s.Workload, s.Controller, s.PeakDepth, s.P99Wait, s.MaxWait, s.SecondsOverSLO,
 			s.ReplicaSeconds, s.MaxReplicas, s.ScaleEvents, s.Reversals, formatDrains(s.Drain))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func formatSpan(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return d.String()
+}
+
+// Versus is one workload's pair of runs for WriteVersus: rabbitscale and a
+// baseline on the same workload, model and seed.
+type Versus struct {
+	Rabbitscale, Baseline Summary
+	// Settings describes what both sides ran with (model, tick, knobs),
+	// for the table's notes.
+	Settings string
+}
+
+// WriteVersus writes one Markdown table, a row per workload, that sets
+// rabbitscale against one baseline: replica-seconds (and rabbitscale's as
+// a share of the baseline's), reversals within Reversal, p99 wait,
+// messages over the wait SLO, the time from the first burst to the first
+// scale-up, and the time from the last acknowledgement to zero replicas.
+// Each cell is "rabbitscale / baseline". The settings of each row follow
+// the table as notes.
+func WriteVersus(w io.Writer, rows []Versus) error {
+	base := "baseline"
+	if len(rows) > 0 {
+		base = rows[0].Baseline.Controller
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Each cell is rabbitscale / %s.\n\n", base)
+	b.WriteString("| workload | replica-s | rabbitscale / " + base + " | reversals < 5m | p99 wait | messages over SLO | first burst to scale-up | last ack to zero |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range rows {
+		a, k := r.Rabbitscale, r.Baseline
+		share := "-"
+		if k.ReplicaSeconds > 0 {
+			share = fmt.Sprintf("%.0f%%", 100*float64(a.ReplicaSeconds)/float64(k.ReplicaSeconds))
+		}
+		fmt.Fprintf(&b, "| %s | %d / %d | %s | %d / %d | %s / %s | %d / %d | %s / %s | %s / %s |\n",
+			a.Workload, a.ReplicaSeconds, k.ReplicaSeconds, share, a.Reversals, k.Reversals,
+			a.P99Wait, k.P99Wait, a.MessagesOverSLO, k.MessagesOverSLO,
+			formatSpan(a.Reaction), formatSpan(k.Reaction), formatSpan(a.ZeroAfterLastAck), formatSpan(k.ZeroAfterLastAck))
+	}
+	if len(rows) > 0 {
+		b.WriteString("\n")
+	}
+	for _, r := range rows {
+		fmt.Fprintf(&b, "- %s: %s\n", r.Rabbitscale.Workload, r.Settings)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -237,4 +338,23 @@ func WriteTimelineCSV(w io.Writer, r *Result) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// SettingsNote describes what both sides of a Versus row ran with: the
+// rabbitscale.io/ annotations (without the queue, and without the prefix),
+// rabbitscale's tick, the keda knobs and the model.
+func SettingsNote(annotations map[string]string, every time.Duration, kc KEDAConfig, m Model) string {
+	var keys []string
+	for k := range annotations {
+		if k != policy.KeyQueue && k != policy.KeyQueuePattern {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	ann := make([]string, 0, len(keys))
+	for _, k := range keys {
+		ann = append(ann, strings.TrimPrefix(k, policy.Prefix)+"="+annotations[k])
+	}
+	return fmt.Sprintf("rabbitscale %s, tick %s; keda %s; %g msg/s per pod (noise %g, prefetch %d), start-up %s, statistics every %s, %d initial replicas, wait SLO %s, seed %d",
+		strings.Join(ann, ","), every, kc, m.PerPodRate, m.Noise, m.Prefetch, m.StartupDelay, m.Sampling, m.InitialReplicas, m.WaitSLO, m.Seed)
 }

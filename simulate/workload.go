@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rabbitscale/rabbitscale/policy"
 )
 
 // ErrUnknownScenario is returned by Scenario for a name it does not know.
@@ -37,11 +39,37 @@ type Workload struct {
 	// Outages are the windows during which the broker's statistics cannot
 	// be read (Queue.Available is false for the controller).
 	Outages []Window
+
+	// What a scenario fixes so that rabbitscale and the keda baseline run
+	// with the same settings (Settings applies them):
+	//
+	// Annotations are the workload's rabbitscale.io/ annotations; nil
+	// leaves them to the caller.
+	Annotations map[string]string
+	// Model sets the model parameters the scenario fixes (start-up delay,
+	// statistics interval, per-pod rate...); nil fixes none.
+	Model func(*Model)
+	// KEDA are the matching ScaledObject knobs; nil for KEDA's defaults.
+	KEDA *KEDAConfig
+}
+
+// Settings returns the model with the workload's own parameters applied
+// over m, and the keda knobs the workload carries (KEDA's defaults when it
+// carries none).
+func (w Workload) Settings(m Model) (Model, KEDAConfig) {
+	if w.Model != nil {
+		w.Model(&m)
+	}
+	k := DefaultKEDAConfig()
+	if w.KEDA != nil {
+		k = *w.KEDA
+	}
+	return m, k
 }
 
 // ScenarioNames lists the built-in scenarios.
 func ScenarioNames() []string {
-	return []string{"burst", "diurnal", "spiky", "ramp", "outage"}
+	return []string{"burst", "diurnal", "spiky", "ramp", "outage", "flash-crowd", "batches", "keda-e2e"}
 }
 
 // Scenario returns a built-in workload by name:
@@ -53,7 +81,23 @@ func ScenarioNames() []string {
 //     minutes, from 2:00;
 //   - ramp: 10 to 300 msg/s linearly over 40 minutes, 300 for 10, then 10;
 //   - outage: 50 msg/s for 30 minutes with 250 msg/s from 10:00 to 15:00,
-//     and the broker unreadable from 9:00 to 14:00.
+//     and the broker unreadable from 9:00 to 14:00;
+//   - flash-crowd: 20 msg/s for 30 minutes with 400 msg/s (20 times the
+//     base) from 5:00 to 6:00, then a tail whose excess over the base
+//     decays with a 90 s time constant (about 110 msg/s at 7:00, 35 at
+//     8:00);
+//   - batches: a batch of 3000 messages published within one second every
+//     5 minutes from 1:00, nothing in between, for an hour;
+//   - keda-e2e: KEDA's own RabbitMQ end-to-end test (kedacore/keda
+//     tests/scalers/rabbitmq/rabbitmq_queue_amqp): a workload at zero
+//     replicas, 100 messages published at once at 1:00, then nothing,
+//     for 5 minutes. It carries the test's ScaledObject (pollingInterval
+//     5 s, cooldownPeriod 10 s, 0 to 4 replicas, QueueLength 10,
+//     activationValue 5; the AMQP protocol counts ready messages only)
+//     and the same settings as annotations; and the test's consumer
+//     (kedacore/test-tools e2e/images/rabbitmq receive: prefetch 1, one
+//     second per message, so 1 msg/s without noise), ready 5 s after it
+//     is asked for, with 5 s broker statistics.
 func Scenario(name string) (Workload, error) {
 	const (
 		sec = time.Second
@@ -100,6 +144,51 @@ func Scenario(name string) (Workload, error) {
 		return Workload{Name: name, Duration: 30 * min, Bursts: []Window{b},
 			Outages: []Window{{9 * min, 14 * min}},
 			Rate:    func(t time.Duration) float64 { return level(t, b, 50, 250) }}, nil
+	case "flash-crowd":
+		b := Window{5 * min, 6 * min}
+		return Workload{Name: name, Duration: 30 * min, Bursts: []Window{b},
+			Rate: func(t time.Duration) float64 {
+				switch {
+				case t < b.Start:
+					return 20
+				case t < b.End:
+					return 400
+				}
+				return 20 + 380*math.Exp(-(t-b.End).Seconds()/90)
+			}}, nil
+	case "batches":
+		var batches []Window
+		for s := 1 * min; s < time.Hour; s += 5 * min {
+			batches = append(batches, Window{s, s + sec})
+		}
+		return Workload{Name: name, Duration: time.Hour, Bursts: batches,
+			Rate: func(t time.Duration) float64 {
+				if inAny(batches, t) {
+					return 3000
+				}
+				return 0
+			}}, nil
+	case "keda-e2e":
+		b := Window{1 * min, 1*min + sec}
+		return Workload{Name: name, Duration: 5 * min, Bursts: []Window{b},
+			Rate: func(t time.Duration) float64 { return level(t, b, 0, 100) },
+			Annotations: map[string]string{
+				policy.KeyQueue:             "hello",
+				policy.KeyTargetDepthPerPod: "10",
+				policy.KeyCountUnacked:      "false",
+				policy.KeyMinReplicas:       "0",
+				policy.KeyMaxReplicas:       "4",
+				policy.KeyActivationDepth:   "5",
+				// cooldownPeriod is KEDA's idle time before zero.
+				policy.KeyScaleToZeroAfter: "10s",
+			},
+			Model: func(m *Model) {
+				m.PerPodRate, m.Noise, m.Prefetch = 1, 0, 1
+				m.StartupDelay, m.Sampling = 5*sec, 5*sec
+				m.InitialReplicas = 0
+			},
+			KEDA: &KEDAConfig{Polling: 5 * sec, Cooldown: 10 * sec, Activation: 5, Behavior: policy.HPADefaultBehavior()},
+		}, nil
 	}
 	return Workload{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownScenario, name, strings.Join(ScenarioNames(), ", "))
 }

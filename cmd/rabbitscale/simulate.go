@@ -45,9 +45,23 @@ type SimulateOptions struct {
 	Interval time.Duration
 	Model    simulate.Model
 	Compare  []string
-	Out      string
-	// Format is "table" (side by side) or "markdown" (a row per run).
+	// KEDA, KEDAScaleUp and KEDAScaleDown are the keda baseline's knobs
+	// (simulate.ParseKEDAKnobs, simulate.ParseHPARules), set over the
+	// scenario's.
+	KEDA, KEDAScaleUp, KEDAScaleDown string
+	// KEDABehavior is an HPA spec.behavior as YAML or JSON, or a file
+	// holding one (policy.ParseBehavior); --keda-scale-up and
+	// --keda-scale-down apply over it.
+	KEDABehavior string
+	Out          string
+	// Format is "table" (side by side), "markdown" (a row per run) or
+	// "versus" (rabbitscale against the first --compare baseline, a row
+	// per workload).
 	Format string
+
+	// set holds the flags given on the command line: they win over a
+	// scenario's model settings.
+	set map[string]bool
 }
 
 // NewSimulateOptions returns the defaults: the burst scenario, a 5 s tick
@@ -56,12 +70,70 @@ func NewSimulateOptions() *SimulateOptions {
 	return &SimulateOptions{Scenario: "burst", Format: "table", Interval: 5 * time.Second, Model: simulate.DefaultModel()}
 }
 
+// modelFlags copy one model parameter, by the flag that sets it.
+var modelFlags = map[string]func(dst *simulate.Model, src simulate.Model){
+	"per-pod-rate":             func(d *simulate.Model, s simulate.Model) { d.PerPodRate = s.PerPodRate },
+	"noise":                    func(d *simulate.Model, s simulate.Model) { d.Noise = s.Noise },
+	"startup-delay":            func(d *simulate.Model, s simulate.Model) { d.StartupDelay = s.StartupDelay },
+	"prefetch":                 func(d *simulate.Model, s simulate.Model) { d.Prefetch = s.Prefetch },
+	"broker-sampling-interval": func(d *simulate.Model, s simulate.Model) { d.Sampling = s.Sampling },
+	"cpu-request":              func(d *simulate.Model, s simulate.Model) { d.CPURequestMilli = s.CPURequestMilli },
+	"initial-replicas":         func(d *simulate.Model, s simulate.Model) { d.InitialReplicas = s.InitialReplicas },
+	"seed":                     func(d *simulate.Model, s simulate.Model) { d.Seed = s.Seed },
+	"wait-slo":                 func(d *simulate.Model, s simulate.Model) { d.WaitSLO = s.WaitSLO },
+}
+
+// settings returns the model and the keda knobs for a workload: the
+// scenario's model settings over the defaults, the model flags given on
+// the command line over those, and --keda, --keda-scale-up and
+// --keda-scale-down over the scenario's knobs.
+func (o *SimulateOptions) settings(w simulate.Workload) (simulate.Model, simulate.KEDAConfig, error) {
+	m, kc := w.Settings(o.Model)
+	for name, copyFlag := range modelFlags {
+		if o.set[name] {
+			copyFlag(&m, o.Model)
+		}
+	}
+	var errs []error
+	kc, err := simulate.ParseKEDAKnobs(o.KEDA, kc)
+	if err != nil {
+		errs = append(errs, prefixed("--keda", err)...)
+	}
+	if o.KEDABehavior != "" {
+		text := o.KEDABehavior
+		if data, err := os.ReadFile(text); err == nil {
+			text = string(data)
+		}
+		if b, err := policy.ParseBehavior(text); err != nil {
+			errs = append(errs, fmt.Errorf("--keda-behavior: %w", err))
+		} else {
+			kc.Behavior = b
+		}
+	}
+	if kc.Behavior.ScaleUp, err = simulate.ParseHPARules(o.KEDAScaleUp, kc.Behavior.ScaleUp); err != nil {
+		errs = append(errs, prefixed("--keda-scale-up", err)...)
+	}
+	if kc.Behavior.ScaleDown, err = simulate.ParseHPARules(o.KEDAScaleDown, kc.Behavior.ScaleDown); err != nil {
+		errs = append(errs, prefixed("--keda-scale-down", err)...)
+	}
+	return m, kc, errors.Join(errs...)
+}
+
+// prefixed splits joined errors into one per line, each led by the flag.
+func prefixed(flag string, err error) []error {
+	var out []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		out = append(out, fmt.Errorf("%s: %s", flag, line))
+	}
+	return out
+}
+
 // AddFlags registers the options on fs.
 func (o *SimulateOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&o.Annotations, "annotation", o.Annotations, "A rabbitscale.io/ annotation as key=value; repeat it. Without it or --manifest: "+strings.Join(defaultSimAnnotations, ", ")+". The queue key may be left out.")
+	fs.StringArrayVar(&o.Annotations, "annotation", o.Annotations, "A rabbitscale.io/ annotation as key=value; repeat it. It overrides the manifest's or a scenario's own (keda-e2e carries KEDA's e2e settings); without any of them: "+strings.Join(defaultSimAnnotations, ", ")+". The queue key may be left out.")
 	fs.StringVar(&o.Manifest, "manifest", o.Manifest, "A YAML file with a Deployment or StatefulSet whose metadata.annotations configure the workload.")
 	fs.StringVar(&o.Workload, "workload", o.Workload, "The Deployment or StatefulSet of --manifest to read, when it holds several with rabbitscale.io/ annotations.")
-	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "Built-in workload: "+strings.Join(simulate.ScenarioNames(), ", ")+", or all of them in turn.")
+	fs.StringVar(&o.Scenario, "scenario", o.Scenario, "Built-in workloads, comma-separated: "+strings.Join(simulate.ScenarioNames(), ", ")+", or all of them in turn. A scenario's own model settings apply unless the flag is given.")
 	fs.StringVar(&o.CSV, "csv", o.CSV, "Workload from a CSV file of seconds,arrivals_per_second (instead of --scenario).")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "Simulated time; 0 uses the workload's own length.")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "rabbitscale's tick interval (as for rabbitscale run --interval).")
@@ -75,8 +147,12 @@ func (o *SimulateOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Uint64Var(&o.Model.Seed, "seed", o.Model.Seed, "Seed of the rate noise; the same seed gives the same run.")
 	fs.DurationVar(&o.Model.WaitSLO, "wait-slo", o.Model.WaitSLO, "Longest acceptable message wait, for the seconds-over-SLO figure.")
 	fs.StringSliceVar(&o.Compare, "compare", o.Compare, "Baselines to run on the same workload and seed: keda, hpa-cpu, fixed:N (comma-separated).")
+	fs.StringVar(&o.KEDA, "keda", o.KEDA, "The keda baseline's ScaledObject knobs over the scenario's (default polling=30s,cooldown=300s,activation=0,cached=false): pollingInterval, cooldownPeriod, activationValue, useCachedMetrics.")
+	fs.StringVar(&o.KEDABehavior, "keda-behavior", o.KEDABehavior, "The HPA behavior KEDA passes through (advanced.horizontalPodAutoscalerConfig.behavior): a file holding it as YAML or JSON, or the text itself; what it leaves out keeps the HPA's default.")
+	fs.StringVar(&o.KEDAScaleUp, "keda-scale-up", o.KEDAScaleUp, "The scale-up behavior KEDA passes to its HPA, over the default (window=0s,select=Max,pods=4/15s,percent=100/15s); giving a policy replaces the default ones.")
+	fs.StringVar(&o.KEDAScaleDown, "keda-scale-down", o.KEDAScaleDown, "The scale-down behavior KEDA passes to its HPA, over the default (window=300s,select=Max,percent=100/15s); giving a policy replaces the default ones.")
 	fs.StringVar(&o.Out, "out", o.Out, "Directory for a CSV timeline and an SVG chart per workload and policy.")
-	fs.StringVar(&o.Format, "format", o.Format, "Terminal output: table (policies side by side) or markdown (a row per workload and policy).")
+	fs.StringVar(&o.Format, "format", o.Format, "Terminal output: table (policies side by side), markdown (a row per workload and policy) or versus (one markdown table, a row per workload, rabbitscale against the first --compare baseline, keda by default).")
 }
 
 // Validate returns every problem with the options, each naming the flag.
@@ -90,11 +166,15 @@ func (o *SimulateOptions) Validate() []error {
 	switch {
 	case o.CSV != "" && o.Scenario != "" && o.Scenario != NewSimulateOptions().Scenario:
 		errs = append(errs, errors.New("--csv and --scenario: use one"))
-	case o.CSV == "" && o.Scenario != "all" && !slices.Contains(simulate.ScenarioNames(), o.Scenario):
-		errs = append(errs, fmt.Errorf("--scenario: %q is not one of %s, all", o.Scenario, strings.Join(simulate.ScenarioNames(), ", ")))
+	case o.CSV == "":
+		for _, name := range strings.Split(o.Scenario, ",") {
+			if name = strings.TrimSpace(name); name != "all" && !slices.Contains(simulate.ScenarioNames(), name) {
+				errs = append(errs, fmt.Errorf("--scenario: %q is not one of %s, all", name, strings.Join(simulate.ScenarioNames(), ", ")))
+			}
+		}
 	}
-	if o.Format != "table" && o.Format != "markdown" {
-		errs = append(errs, fmt.Errorf("--format: %q is not table or markdown", o.Format))
+	if o.Format != "table" && o.Format != "markdown" && o.Format != "versus" {
+		errs = append(errs, fmt.Errorf("--format: %q is not table, markdown or versus", o.Format))
 	}
 	if o.Duration < 0 || o.Duration%time.Second != 0 {
 		errs = append(errs, fmt.Errorf("--duration: %s must be a whole, non-negative number of seconds", o.Duration))
@@ -108,26 +188,38 @@ func (o *SimulateOptions) Validate() []error {
 		}
 	}
 	for _, c := range o.Compare {
-		if _, err := simulate.ParseBaseline(c, policy.DefaultSpec()); err != nil {
+		if _, err := simulate.ParseBaseline(c, policy.DefaultSpec(), simulate.DefaultKEDAConfig()); err != nil {
 			errs = append(errs, fmt.Errorf("--compare: %w", err))
+		}
+	}
+	if _, _, err := o.settings(simulate.Workload{}); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			errs = append(errs, errors.New(e))
 		}
 	}
 	return errs
 }
 
-// annotations merges the manifest's annotations with --annotation, adding
-// a queue name when neither queue nor queue-pattern is given (the simulator
-// reads no broker).
-func (o *SimulateOptions) annotations() (map[string]string, error) {
+// annotations merges the manifest's annotations, or else the workload's
+// own, with --annotation, adding a queue name when neither queue nor
+// queue-pattern is given (the simulator reads no broker). Without a
+// manifest, workload annotations or --annotation, defaultSimAnnotations
+// apply.
+func (o *SimulateOptions) annotations(w simulate.Workload) (map[string]string, error) {
 	ann := map[string]string{}
-	if o.Manifest != "" {
+	switch {
+	case o.Manifest != "":
 		var err error
 		if ann, err = manifestAnnotations(o.Manifest, o.Workload); err != nil {
 			return nil, err
 		}
+	case w.Annotations != nil:
+		for k, v := range w.Annotations {
+			ann[k] = v
+		}
 	}
 	pairs := o.Annotations
-	if o.Manifest == "" && len(pairs) == 0 {
+	if o.Manifest == "" && w.Annotations == nil && len(pairs) == 0 {
 		pairs = defaultSimAnnotations
 	}
 	for _, a := range pairs {
@@ -201,9 +293,13 @@ func manifestAnnotations(path, name string) (map[string]string, error) {
 
 func (o *SimulateOptions) workloads() ([]simulate.Workload, error) {
 	if o.CSV == "" {
-		names := []string{o.Scenario}
-		if o.Scenario == "all" {
-			names = simulate.ScenarioNames()
+		var names []string
+		for _, n := range strings.Split(o.Scenario, ",") {
+			if n = strings.TrimSpace(n); n == "all" {
+				names = append(names, simulate.ScenarioNames()...)
+			} else {
+				names = append(names, n)
+			}
 		}
 		var out []simulate.Workload
 		for _, n := range names {
@@ -237,9 +333,13 @@ of the queue, the pods and the broker's statistics sampling, on a built-in scena
 or a CSV of seconds,arrivals_per_second. It is deterministic for a seed and reads no
 clock, broker or cluster. --compare runs baselines on the same workload and seed.`,
 		Example: `  rabbitscale simulate --scenario burst --compare keda,hpa-cpu,fixed:15 --out sim
-  rabbitscale simulate --manifest deploy/examples/workers.yaml --csv traffic.csv --per-pod-rate 35`,
+  rabbitscale simulate --manifest deploy/examples/workers.yaml --csv traffic.csv --per-pod-rate 35
+  rabbitscale simulate --scenario flash-crowd,batches,keda-e2e --compare keda --format versus
+  rabbitscale simulate --scenario flash-crowd --compare keda --keda polling=5s,cooldown=60s --keda-scale-down window=60s,percent=50/30s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.set = map[string]bool{}
+			cmd.Flags().Visit(func(f *pflag.Flag) { o.set[f.Name] = true })
 			if errs := o.Validate(); len(errs) > 0 {
 				return errors.Join(errs...)
 			}
@@ -251,14 +351,6 @@ clock, broker or cluster. --compare runs baselines on the same workload and seed
 }
 
 func runSimulate(out io.Writer, o *SimulateOptions) error {
-	ann, err := o.annotations()
-	if err != nil {
-		return err
-	}
-	spec, err := policy.ParseSpec(ann)
-	if err != nil {
-		return err
-	}
 	workloads, err := o.workloads()
 	if err != nil {
 		return err
@@ -268,13 +360,30 @@ func runSimulate(out io.Writer, o *SimulateOptions) error {
 			return fmt.Errorf("--out: %w", err)
 		}
 	}
+	compare := o.Compare
+	if o.Format == "versus" && len(compare) == 0 {
+		compare = []string{"keda"}
+	}
 	var all []simulate.Summary
+	var versus []simulate.Versus
 	var written []string
 	for _, w := range workloads {
+		ann, err := o.annotations(w)
+		if err != nil {
+			return err
+		}
+		spec, err := policy.ParseSpec(ann)
+		if err != nil {
+			return err
+		}
+		m, kc, err := o.settings(w)
+		if err != nil {
+			return err
+		}
 		// Fresh controllers per workload: they keep state.
 		controllers := []simulate.Autoscaler{&simulate.Rabbitscale{Spec: spec, Every: o.Interval}}
-		for _, name := range o.Compare {
-			c, err := simulate.ParseBaseline(name, spec)
+		for _, name := range compare {
+			c, err := simulate.ParseBaseline(name, spec, kc)
 			if err != nil {
 				return err
 			}
@@ -282,7 +391,7 @@ func runSimulate(out io.Writer, o *SimulateOptions) error {
 		}
 		var sums []simulate.Summary
 		for _, c := range controllers {
-			r, err := simulate.Run(w, o.Duration, o.Model, c)
+			r, err := simulate.Run(w, o.Duration, m, c)
 			if err != nil {
 				return err
 			}
@@ -299,17 +408,29 @@ func runSimulate(out io.Writer, o *SimulateOptions) error {
 			}
 		}
 		all = append(all, sums...)
+		if len(sums) > 1 {
+			versus = append(versus, simulate.Versus{Rabbitscale: sums[0], Baseline: sums[1], Settings: simulate.SettingsNote(ann, o.Interval, kc, m)})
+		}
 		if o.Format == "table" {
-			fmt.Fprintf(out, "workload %s, seed %d, per-pod rate %g msg/s, start-up %s, tick %s, broker sampling %s\n\n",
-				w.Name, o.Model.Seed, o.Model.PerPodRate, o.Model.StartupDelay, o.Interval, o.Model.Sampling)
+			fmt.Fprintf(out, "workload %s, seed %d, per-pod rate %g msg/s, start-up %s, tick %s, broker sampling %s\n",
+				w.Name, m.Seed, m.PerPodRate, m.StartupDelay, o.Interval, m.Sampling)
+			if slices.Contains(compare, "keda") {
+				fmt.Fprintf(out, "keda %s\n", kc)
+			}
+			fmt.Fprintln(out)
 			if err := simulate.WriteTable(out, sums); err != nil {
 				return err
 			}
 			fmt.Fprintln(out)
 		}
 	}
-	if o.Format == "markdown" {
+	switch o.Format {
+	case "markdown":
 		if err := simulate.WriteMarkdown(out, all); err != nil {
+			return err
+		}
+	case "versus":
+		if err := simulate.WriteVersus(out, versus); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
+
+	"github.com/rabbitscale/rabbitscale/simulate"
 )
 
 func TestSimulateOptionsValidate(t *testing.T) {
@@ -22,10 +24,32 @@ func TestSimulateOptionsValidate(t *testing.T) {
 		{name: "csv and an explicit scenario", modify: func(o *SimulateOptions) { o.CSV, o.Scenario = "t.csv", "ramp" },
 			want: []string{"--csv and --scenario: use one"}},
 		{name: "unknown scenario", modify: func(o *SimulateOptions) { o.Scenario = "bursty" },
-			want: []string{`--scenario: "bursty" is not one of burst, diurnal, spiky, ramp, outage, all`}},
+			want: []string{`--scenario: "bursty" is not one of burst, diurnal, spiky, ramp, outage, flash-crowd, batches, keda-e2e, all`}},
 		{name: "all scenarios in markdown", modify: func(o *SimulateOptions) { o.Scenario, o.Format = "all", "markdown" }},
 		{name: "unknown format", modify: func(o *SimulateOptions) { o.Format = "json" },
-			want: []string{`--format: "json" is not table or markdown`}},
+			want: []string{`--format: "json" is not table, markdown or versus`}},
+		{name: "several scenarios, one unknown", modify: func(o *SimulateOptions) { o.Scenario = "flash-crowd,keda-e2e,bursts" },
+			want: []string{`--scenario: "bursts" is not one of burst, diurnal, spiky, ramp, outage, flash-crowd, batches, keda-e2e, all`}},
+		{name: "keda knobs", modify: func(o *SimulateOptions) {
+			o.KEDA, o.KEDAScaleUp, o.KEDAScaleDown = "polling=5s,cooldown=10s,activation=5,cached=true", "select=Min,pods=1/60s", "window=30s"
+		}},
+		{name: "bad keda knobs", modify: func(o *SimulateOptions) {
+			o.KEDA, o.KEDAScaleUp, o.KEDAScaleDown = "polling=fast,activation=5", "select=Most", "percent=150,window=3h"
+		}, want: []string{
+			`--keda: polling: "fast" is not a duration`,
+			`--keda-scale-up: select: "Most" is not Max, Min or Disabled`,
+			`--keda-scale-down: percent: "150" is not N/PERIOD (e.g. percent=4/15s)`,
+		}},
+		{name: "a keda behavior", modify: func(o *SimulateOptions) {
+			o.KEDABehavior = "scaleDown: {stabilizationWindowSeconds: 60, policies: [{type: Pods, value: 1, periodSeconds: 30}]}"
+		}},
+		{name: "a bad keda behavior", modify: func(o *SimulateOptions) { o.KEDABehavior = "scaleUp: {selectPolicy: Fast}" },
+			want: []string{`--keda-behavior: scaleUp.selectPolicy: "Fast" is not Max, Min or Disabled`}},
+		{name: "keda knobs out of range", modify: func(o *SimulateOptions) { o.KEDA, o.KEDAScaleDown = "polling=0", "window=2h" },
+			want: []string{
+				"--keda: polling: 0s must be a whole number of seconds, at least 1s",
+				"--keda-scale-down: window: 2h0m0s must be whole seconds from 0s to 1h",
+			}},
 		{name: "annotation without =", modify: func(o *SimulateOptions) { o.Annotations = []string{"rabbitscale.io/max-replicas"} },
 			want: []string{`--annotation: "rabbitscale.io/max-replicas" is not key=value`}},
 		{name: "fractional interval and duration", modify: func(o *SimulateOptions) {
@@ -50,14 +74,16 @@ func TestSimulateOptionsFlagsReachTheStruct(t *testing.T) {
 	o.AddFlags(fs)
 	err := fs.Parse([]string{"--annotation=rabbitscale.io/max-replicas=8", "--annotation", "rabbitscale.io/min-replicas=0",
 		"--scenario=ramp", "--per-pod-rate=12.5", "--noise=0", "--startup-delay=1m", "--prefetch=5",
-		"--broker-sampling-interval=10s", "--seed=7", "--wait-slo=1m", "--compare=keda,fixed:3", "--out=x", "--interval=15s"})
+		"--broker-sampling-interval=10s", "--seed=7", "--wait-slo=1m", "--compare=keda,fixed:3", "--out=x", "--interval=15s",
+		"--keda=polling=5s", "--keda-scale-up=window=30s", "--keda-scale-down=select=Disabled"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := []any{o.Annotations, o.Scenario, o.Model.PerPodRate, o.Model.Noise, o.Model.StartupDelay, o.Model.Prefetch,
-		o.Model.Sampling, o.Model.Seed, o.Model.WaitSLO, o.Compare, o.Out, o.Interval}
+		o.Model.Sampling, o.Model.Seed, o.Model.WaitSLO, o.Compare, o.Out, o.Interval, o.KEDA, o.KEDAScaleUp, o.KEDAScaleDown}
 	want := []any{[]string{"rabbitscale.io/max-replicas=8", "rabbitscale.io/min-replicas=0"}, "ramp", 12.5, 0.0, time.Minute, 5,
-		10 * time.Second, uint64(7), time.Minute, []string{"keda", "fixed:3"}, "x", 15 * time.Second}
+		10 * time.Second, uint64(7), time.Minute, []string{"keda", "fixed:3"}, "x", 15 * time.Second,
+		"polling=5s", "window=30s", "select=Disabled"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("flags diff (-want +got):\n%s", diff)
 	}
@@ -158,13 +184,71 @@ func TestSimulateAllScenariosAsMarkdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	if len(lines) != 2+5*2 {
-		t.Fatalf("%d lines, want a header, a rule and 10 rows:\n%s", len(lines), stdout.String())
+	if len(lines) != 2+8*2 {
+		t.Fatalf("%d lines, want a header, a rule and 16 rows:\n%s", len(lines), stdout.String())
 	}
 	for i, want := range []string{"| burst | rabbitscale |", "| burst | fixed:12 |", "| diurnal | rabbitscale |"} {
 		if !strings.HasPrefix(lines[2+i], want) {
 			t.Errorf("row %d = %q, want it to start with %q", i, lines[2+i], want)
 		}
+	}
+}
+
+// TestSimulateVersusMatchesTheGolden: the documented command (make
+// simulate-keda) prints the table simulate's TestGoldenVersus pins.
+func TestSimulateVersusMatchesTheGolden(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("..", "..", "simulate", "testdata", "versus.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := newRootCommand()
+	var stdout bytes.Buffer
+	cmd.SetOut(&stdout)
+	cmd.SetArgs([]string{"simulate", "--scenario", "flash-crowd,batches,keda-e2e", "--compare", "keda", "--format", "versus"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), stdout.String()); diff != "" {
+		t.Errorf("versus table diff (-want +got):\n%s", diff)
+	}
+}
+
+// TestSimulateScenarioSettings: a scenario's model settings and keda knobs
+// apply, the flags given win over them, and --annotation over its
+// annotations.
+func TestSimulateScenarioSettings(t *testing.T) {
+	o := NewSimulateOptions()
+	fs := pflag.NewFlagSet("simulate", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse([]string{"--startup-delay=20s", "--keda=cooldown=30s", "--keda-scale-down=window=0s",
+		"--keda-behavior=scaleDown: {stabilizationWindowSeconds: 60, selectPolicy: Min}",
+		"--annotation=rabbitscale.io/max-replicas=8"}); err != nil {
+		t.Fatal(err)
+	}
+	o.set = map[string]bool{}
+	fs.Visit(func(f *pflag.Flag) { o.set[f.Name] = true })
+	w, err := simulate.Scenario("keda-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, kc, err := o.settings(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// --keda-scale-down's window=0s applies over --keda-behavior's 60 s;
+	// its selectPolicy Min stays.
+	got := []any{m.StartupDelay, m.Sampling, m.PerPodRate, m.Prefetch, m.InitialReplicas, kc.Polling, kc.Cooldown, kc.Activation,
+		kc.Behavior.ScaleDown.StabilizationWindow, string(kc.Behavior.ScaleDown.Select)}
+	want := []any{20 * time.Second, 5 * time.Second, 1.0, 1, int32(0), 5 * time.Second, 30 * time.Second, 5.0, time.Duration(0), "Min"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("settings diff (-want +got):\n%s", diff)
+	}
+	ann, err := o.annotations(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ann["rabbitscale.io/max-replicas"] != "8" || ann["rabbitscale.io/activation-depth"] != "5" || ann["rabbitscale.io/queue"] != "hello" {
+		t.Errorf("annotations %v: want the scenario's with max-replicas 8", ann)
 	}
 }
 
