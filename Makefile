@@ -61,7 +61,7 @@ demo: deps build ## Watch the controller scale a worker through a burst on a loc
 
 .PHONY: simulate
 simulate: ## Compare rabbitscale with KEDA, a CPU-only HPA and fixed:12 on the built-in scenarios (writes bin/simulate/).
-	$(GO) run ./cmd/rabbitscale simulate --scenario all --compare keda,hpa-cpu,fixed:12 --format markdown --out bin/simulate
+	$(GO) run ./cmd/rabbitscale simulate --scenario burst,diurnal,spiky,ramp,outage --compare keda,hpa-cpu,fixed:12 --format markdown --out bin/simulate
 
 .PHONY: simulate-keda
 simulate-keda: ## Print the Markdown table of rabbitscale against KEDA on flash-crowd, batches and keda-e2e, each with its own settings on both sides.

@@ -85,7 +85,8 @@ func ScenarioNames() []string {
 //   - flash-crowd: 20 msg/s for 30 minutes with 400 msg/s (20 times the
 //     base) from 5:00 to 6:00, then a tail whose excess over the base
 //     decays with a 90 s time constant (about 110 msg/s at 7:00, 35 at
-//     8:00);
+//     8:00); with keda-e2e's knobs on both sides but 0 to 20 replicas,
+//     from zero;
 //   - batches: a batch of 3000 messages published within one second every
 //     5 minutes from 1:00, nothing in between, for an hour;
 //   - keda-e2e: KEDA's own RabbitMQ end-to-end test (kedacore/keda
@@ -155,7 +156,23 @@ func Scenario(name string) (Workload, error) {
 					return 400
 				}
 				return 20 + 380*math.Exp(-(t-b.End).Seconds()/90)
-			}}, nil
+			},
+			// The knobs of keda-e2e, with room for the crowd: 0 to 20
+			// replicas (the setting the issue measured on real components).
+			Annotations: map[string]string{
+				policy.KeyQueue:             "crowd",
+				policy.KeyTargetDepthPerPod: "10",
+				policy.KeyMinReplicas:       "0",
+				policy.KeyMaxReplicas:       "20",
+				policy.KeyActivationDepth:   "5",
+				policy.KeyScaleToZeroAfter:  "10s",
+			},
+			Model: func(m *Model) {
+				m.StartupDelay, m.Sampling = 5*sec, 5*sec
+				m.InitialReplicas = 0
+			},
+			KEDA: &KEDAConfig{Polling: 5 * sec, Cooldown: 10 * sec, Activation: 5, Behavior: policy.HPADefaultBehavior()},
+		}, nil
 	case "batches":
 		var batches []Window
 		for s := 1 * min; s < time.Hour; s += 5 * min {
