@@ -22,7 +22,9 @@ func Include(sc *queue.Scope, sel policy.QueueSelector) {
 // wraps queue.ErrQueueNotFound or queue.ErrNotInScope.
 //
 // The rates are the snapshot's: a queue.Reader computed them from its own
-// successive samples of the broker's counters.
+// successive samples of the broker's counters, the recent publish rate
+// included. OldestReadyAt is the totals' (the management API's
+// head_message_timestamp), zero when unknown.
 func Queue(snap *queue.Snapshot, sel policy.QueueSelector) (policy.QueueObservation, error) {
 	var t queue.Totals
 	var err error
@@ -44,5 +46,9 @@ func Queue(snap *queue.Snapshot, sel policy.QueueSelector) (policy.QueueObservat
 		DeliverRate:    t.Rates.Deliver,
 		AckRate:        t.Rates.Ack,
 		RateSpan:       t.Rates.Span,
+
+		RecentPublishRate: t.Rates.RecentPublish,
+		RecentRateSpan:    t.Rates.RecentSpan,
+		OldestReadyAt:     t.OldestReadyAt,
 	}, nil
 }

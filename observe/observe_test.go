@@ -31,9 +31,17 @@ func TestQueue(t *testing.T) {
 			Consumers: consumers, SampleTime: t0})
 	}
 	set(listing, "/", "orders", 100, 10, 2)
+	head := func(s *queue.Snapshot, vhost, name string, at time.Time) {
+		k := queue.QueueKey{Vhost: vhost, Name: name}
+		q, _ := s.Queue(k)
+		q.HeadMessageTimestamp = at
+		s.Set(k, q)
+	}
 	set(listing, "/", "orders-retry", 5, 0, 1)
 	set(listing, "eu", "orders-eu", 40, 4, 3)
 	set(listing, "eu", "orders-eu.dlq", 1000, 0, 0)
+	head(listing, "/", "orders", t0.Add(-time.Minute))
+	head(listing, "/", "orders-retry", t0.Add(-2*time.Minute))
 	declared := queue.NewSnapshot("main", queue.SourceAMQP, t0, queue.Coverage{})
 	declared.Set(queue.QueueKey{Vhost: "/", Name: "orders"}, queue.QueueStats{Ready: 7, Consumers: 1, SampleTime: t0})
 
@@ -45,7 +53,7 @@ func TestQueue(t *testing.T) {
 		wantErr error
 	}{
 		{"names are summed", listing, names("/", "orders", "orders-retry"),
-			policy.QueueObservation{Available: true, Ready: 105, Unacked: 10, Consumers: 3}, nil},
+			policy.QueueObservation{Available: true, Ready: 105, Unacked: 10, Consumers: 3, OldestReadyAt: t0.Add(-2 * time.Minute)}, nil},
 		{"pattern matches whole names of its vhost only", listing, pattern("eu", "orders-[a-z]+"),
 			policy.QueueObservation{Available: true, Ready: 40, Unacked: 4, Consumers: 3}, nil},
 		{"one name missing makes it all unavailable", listing, names("/", "orders", "gone"),
@@ -123,7 +131,8 @@ func TestQueueRatesFromTheReader(t *testing.T) {
 	}
 	src.now = t0.Add(20 * time.Second)
 	want := policy.QueueObservation{Available: true, Ready: 20, Consumers: 2,
-		RatesAvailable: true, PublishRate: 50, DeliverRate: 40, AckRate: 40, RateSpan: 20 * time.Second}
+		RatesAvailable: true, PublishRate: 50, DeliverRate: 40, AckRate: 40, RateSpan: 20 * time.Second,
+		RecentPublishRate: 50, RecentRateSpan: 20 * time.Second}
 	if diff := cmp.Diff(want, read()); diff != "" {
 		t.Errorf("after 20 s: observation diff (-want +got):\n%s", diff)
 	}

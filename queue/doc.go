@@ -24,9 +24,10 @@
 //	tot, err := snap.Lookup("/", "orders", "orders-retry")
 //	tot, err = snap.Match("/", regexp.MustCompile(`^orders-`))
 //
-// Totals carry Ready, Unacked (with UnackedAvailable), Consumers and Rates
-// (publish, deliver and ack per second, with Available, plus the depth trend
-// with TrendAvailable).
+// Totals carry Ready, Unacked (with UnackedAvailable), Consumers, Rates
+// (publish, deliver and ack per second, with Available, the depth trend
+// with TrendAvailable, and the recent publish rate with RecentSpan) and
+// OldestReadyAt (the oldest head_message_timestamp, zero when unknown).
 //
 // # Sources
 //
@@ -41,7 +42,11 @@
 //     costs the broker a listing of the whole vhost, so 10,000 queues take 20
 //     requests. Counters come with their bucket timestamps (msg_rates_age and
 //     msg_rates_incr), because the management plugin refreshes them only
-//     once per sample bucket (5 s by default).
+//     once per sample bucket (5 s by default). head_message_timestamp (whole seconds, the
+//     head ready message's AMQP timestamp property) becomes
+//     QueueStats.HeadMessageTimestamp; a value that cannot be true
+//     (negative, over a minute after the sample) is unknown, never an
+//     error.
 //   - PrometheusSource: GET /metrics/detailed with the queue_coarse_metrics
 //     and queue_consumer_count families, and the counter families of the
 //     broker's version: channel_queue_metrics and
@@ -70,6 +75,14 @@
 // until MinRateSpan has passed, never negative. A failed read adds no sample,
 // so the next rate spans the gap. Without counters (AMQP, statistics off) only
 // the depth trend is reported.
+//
+// Rates.RecentPublish is the publish rate between the two newest samples
+// whose counters the broker took at different times (the bucket times with
+// the management API, the sample times otherwise), kept apart from the
+// windowed samples: what a "quiet" decision needs (the counter did not
+// move over the broker's last step). Two reads of one broker bucket are
+// one sample; a reset, a backward counter time or a change of source
+// restart it (RecentSpan 0).
 //
 // # Errors
 //
