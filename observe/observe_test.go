@@ -137,3 +137,60 @@ func TestQueueRatesFromTheReader(t *testing.T) {
 		t.Errorf("after 20 s: observation diff (-want +got):\n%s", diff)
 	}
 }
+
+// The fresh read: which workloads want one, what it reads, and how its
+// figure enters the observation.
+func TestFresh(t *testing.T) {
+	stats := queue.NewSnapshot("main", queue.SourceManagement, t0, queue.Coverage{Listed: true})
+	for _, k := range []queue.QueueKey{{Vhost: "/", Name: "orders"}, {Vhost: "/", Name: "orders-retry"}, {Vhost: "/", Name: "mail"}, {Vhost: "eu", Name: "orders-eu"}} {
+		stats.Set(k, queue.QueueStats{Ready: 0, UnackedAvailable: true, Consumers: 0, SampleTime: t0})
+	}
+	now := queue.NewSnapshot("main", queue.SourceAMQP, t0, queue.Coverage{})
+	now.Set(queue.QueueKey{Vhost: "/", Name: "orders"}, queue.QueueStats{Ready: 30, Consumers: 9})
+	now.Set(queue.QueueKey{Vhost: "/", Name: "orders-retry"}, queue.QueueStats{Ready: 20})
+	now.SetError(queue.QueueKey{Vhost: "eu", Name: "orders-eu"}, &queue.QueueError{Broker: "main", Queue: queue.QueueKey{Vhost: "eu", Name: "orders-eu"}, Kind: queue.ErrNotInScope})
+
+	atZero := observe.Workload{Replicas: 0, Queue: pattern("/", "orders.*")}
+	running := observe.Workload{Replicas: 2, Queue: names("/", "mail")}
+	otherVhost := observe.Workload{Replicas: 0, Queue: names("eu", "orders-eu")}
+	missing := observe.Workload{Replicas: 0, Queue: names("/", "gone")}
+
+	sc := observe.FreshScope(stats, atZero, running, otherVhost, missing)
+	want := queue.Scope{Queues: []queue.QueueKey{{Vhost: "/", Name: "orders"}, {Vhost: "/", Name: "orders-retry"}, {Vhost: "eu", Name: "orders-eu"}}}
+	if diff := cmp.Diff(want, sc); diff != "" {
+		t.Errorf("fresh scope diff (-want +got):\n%s", diff)
+	}
+	if sc := observe.FreshScope(stats, running); len(sc.Queues)+len(sc.Vhosts) != 0 {
+		t.Errorf("fresh scope with no workload at zero = %+v, want empty", sc)
+	}
+
+	tests := []struct {
+		name  string
+		fresh *queue.Snapshot
+		w     observe.Workload
+		want  int64
+	}{
+		{"at zero: the fresh ready count of the pattern's queues", now, atZero, 50},
+		{"no fresh read: the statistics", nil, atZero, 0},
+		{"with pods: the statistics", now, observe.Workload{Replicas: 1, Queue: atZero.Queue}, 0},
+		{"a queue the fresh read could not answer for: the statistics", now, otherVhost, 0},
+		{"one queue of several missing from the fresh read: the statistics", now,
+			observe.Workload{Queue: names("/", "orders", "mail")}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := observe.QueueFresh(stats, tt.fresh, tt.w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := observe.Queue(stats, tt.w.Queue)
+			want.Ready = tt.want // and nothing else from the fresh read
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("observation diff (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := observe.QueueFresh(stats, now, missing); !errors.Is(err, queue.ErrQueueNotFound) {
+		t.Errorf("a queue the statistics do not have: error %v, want ErrQueueNotFound whatever the fresh read", err)
+	}
+}

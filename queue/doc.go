@@ -58,6 +58,19 @@
 //     consumers of the Scope's queues in the vhost of its URL; unacked
 //     messages and counters are reported unavailable, never as zero.
 //
+// # Fresh reads, for workloads at zero
+//
+// The management and Prometheus figures are the broker's last statistics
+// sample (collect_statistics_interval, 5 s by default). A broker whose
+// configuration has an amqpURL beside its management or Prometheus source
+// also gets a fresh source (ReaderOptions.Fresh, an AMQPSource: at most one
+// connection, dialed by its first read), and Reader.Fresh passively
+// declares the queues of a Scope at once, bounded by the broker's timeout:
+// ready messages and consumers as they are now, in the AMQP URL's vhost
+// only. Its snapshot has no rates and does not replace Latest. Without a
+// fresh source, Fresh returns ErrFreshUnsupported. Which queues are read
+// fresh, and how the figure is used, is package observe's rule.
+//
 // # Consumers, for idle-first scale-down
 //
 // ManagementSource.Consumers (and Reader.Consumers) list a vhost's
@@ -90,9 +103,9 @@
 // ErrStatsUnavailable concern one queue and come from lookups, never from a
 // read; ErrBrokerUnavailable (unreachable, timeout, 5xx, AMQP connection
 // down) and ErrUnauthorized (401, 403, ACCESS_REFUSED) are distinct;
-// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig and ErrUnknownBroker
-// complete the set. *BrokerError and *QueueError carry the broker, the
-// request and the queue. URLs in configuration must not carry credentials
+// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig, ErrUnknownBroker and
+// ErrFreshUnsupported complete the set. *BrokerError and *QueueError carry
+// the broker, the request and the queue. URLs in configuration must not carry credentials
 // (validation refuses them and shows the URL without them); passwords come
 // from environment variables or files, re-read on every read, and appear in
 // no error or log line.
