@@ -118,21 +118,19 @@ func (c *Controller) readFresh(ctx context.Context, name string, r Snapshotter, 
 	for _, p := range ws {
 		wants = append(wants, p.observed())
 	}
-	scope := observe.FreshScope(snap, wants...)
-	if len(scope.Queues) == 0 {
-		return nil
-	}
 	start := c.clock.Now()
-	fresh, err := fr.Fresh(ctx, scope)
+	fresh, err := observe.ReadFresh(ctx, fr, snap, wants...)
 	logger := klog.FromContext(ctx).V(4)
 	switch {
 	case errors.Is(err, queue.ErrFreshUnsupported):
 		return nil
 	case err != nil:
-		logger.Info("Fresh read failed; the statistics figures stand", "broker", name, "queues", len(scope.Queues), "err", err)
+		logger.Info("Fresh read failed; the statistics figures stand", "broker", name, "err", err)
 		return nil
+	case fresh == nil:
+		return nil // no workload at zero
 	}
-	logger.Info("Fresh read", "broker", name, "queues", len(scope.Queues), "duration", c.clock.Since(start))
+	logger.Info("Fresh read", "broker", name, "queues", fresh.Len(), "duration", c.clock.Since(start))
 	return fresh
 }
 

@@ -1,6 +1,8 @@
 package observe
 
 import (
+	"context"
+
 	"github.com/rabbitscale/rabbitscale/policy"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
@@ -93,6 +95,23 @@ func FreshScope(snap *queue.Snapshot, ws ...Workload) queue.Scope {
 		}
 	}
 	return sc
+}
+
+// FreshReader makes a broker's fresh read; *queue.Reader implements it.
+type FreshReader interface {
+	Fresh(ctx context.Context, scope queue.Scope) (*queue.Snapshot, error)
+}
+
+// ReadFresh makes a broker's one fresh read of a tick for its workloads
+// ws, after its main read snap: nil and no request when none wants one
+// (FreshScope is empty). Its errors are r's, queue.ErrFreshUnsupported
+// for a broker without a fresh source; the caller keeps the statistics.
+func ReadFresh(ctx context.Context, r FreshReader, snap *queue.Snapshot, ws ...Workload) (*queue.Snapshot, error) {
+	scope := FreshScope(snap, ws...)
+	if len(scope.Queues) == 0 {
+		return nil, nil
+	}
+	return r.Fresh(ctx, scope)
 }
 
 // QueueFresh is Queue, with the fresh read's ready count for a workload

@@ -194,3 +194,22 @@ func TestFresh(t *testing.T) {
 		t.Errorf("a queue the statistics do not have: error %v, want ErrQueueNotFound whatever the fresh read", err)
 	}
 }
+
+type countingFresh struct{ scopes []queue.Scope }
+
+func (c *countingFresh) Fresh(_ context.Context, sc queue.Scope) (*queue.Snapshot, error) {
+	c.scopes = append(c.scopes, sc)
+	return queue.NewSnapshot("main", queue.SourceAMQP, t0, queue.Coverage{}), nil
+}
+
+func TestReadFresh(t *testing.T) {
+	stats := queue.NewSnapshot("main", queue.SourceManagement, t0, queue.Coverage{Listed: true})
+	stats.Set(queue.QueueKey{Vhost: "/", Name: "jobs"}, queue.QueueStats{SampleTime: t0})
+	r := &countingFresh{}
+	if got, err := observe.ReadFresh(context.Background(), r, stats, observe.Workload{Replicas: 3, Queue: names("/", "jobs")}); got != nil || err != nil || len(r.scopes) != 0 {
+		t.Errorf("no workload at zero: ReadFresh = %v, %v after %d reads; want nil, nil and no read", got, err, len(r.scopes))
+	}
+	if got, err := observe.ReadFresh(context.Background(), r, stats, observe.Workload{Queue: names("/", "jobs")}); got == nil || err != nil || len(r.scopes) != 1 {
+		t.Errorf("a workload at zero: ReadFresh = %v, %v after %d reads; want one read", got, err, len(r.scopes))
+	}
+}
