@@ -190,7 +190,8 @@ func TestFastWakeFromZero(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = slow.Stop(context.Background()) }()
+	// A cleanup, not a defer: it runs after the controller's has stopped it.
+	t.Cleanup(func() { _ = slow.Stop(context.Background()) })
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte(slow.Password), 0o600); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ const (
 // newest point with counters and the newest earlier one whose counters the
 // broker took at a different time (ct). The stored points cannot give it,
 // since the newest of them moves forward while points are close together,
-// so the two are kept apart (recent). Two reads of the same broker bucket
+// so the two are kept apart (history.newest and history.prior). Two reads of the same broker bucket
 // (the same ct) are one sample, never "no publish since".
 //
 // Queues absent from a snapshot are forgotten, so its memory follows the
