@@ -15,9 +15,18 @@
 //     with the scope package observe builds from each policy.QueueSelector),
 //     and CPU meanwhile (cpu.go). A broker that misses the deadline fails
 //     like an unreachable one: its workloads hold with "queue unavailable".
+//     After a broker's main read, and within the same goroutine, comes its
+//     one fresh read (readFresh, FreshReader: AMQP passive declares on
+//     the broker's one AMQP connection, when its configuration has an
+//     amqpURL beside the management or Prometheus source) of the queues
+//     of its workloads at zero replicas, so that a burst wakes them within
+//     the tick whatever the broker's collect_statistics_interval. Which
+//     workloads want it and how its figure enters the observation are
+//     package observe's (FreshScope, QueueFresh); a failed fresh read is
+//     logged at V(4) and leaves the statistics figures.
 //   - decide and apply (sync.go): each broker's workloads are synced as
 //     soon as that broker's read completes. decideAndApply observes
-//     (observe.Queue), calls policy.Decide, scales and writes the
+//     (observe.QueueFresh), calls policy.Decide, scales and writes the
 //     annotations (apply.go, writeDue); it tells nobody, and fills an
 //     outcome.
 //   - report (report.go): the outcome becomes the warnings, the Rescaled

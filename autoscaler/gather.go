@@ -2,6 +2,7 @@ package autoscaler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -87,6 +88,55 @@ func (c *Controller) forgetSeries(live []parsedWorkload, invalid []*workload) {
 type brokerRead struct {
 	snap *queue.Snapshot
 	err  error
+	// fresh is the fresh read of the workloads at zero replicas
+	// (readFresh), nil when there was none or it failed.
+	fresh *queue.Snapshot
+}
+
+// FreshReader reads the ready count of queues as the broker has it now
+// (AMQP passive declares), not as of its last statistics sample.
+// *queue.Reader implements it, answering queue.ErrFreshUnsupported for a
+// broker without an amqpURL beside its statistics source. The controller
+// finds it on the broker's Snapshotter.
+type FreshReader interface {
+	Fresh(ctx context.Context, scope queue.Scope) (*queue.Snapshot, error)
+}
+
+// readFresh makes the broker's one fresh read of the tick, after its main
+// read, for the workloads that want one (observe.FreshScope: those at
+// zero replicas), so that a burst wakes them within the tick whatever the
+// broker's collect_statistics_interval. It runs in the broker's own read,
+// so a slow broker delays only its own workloads; the source bounds it by
+// the broker's timeout, ctx by the tick's deadline. A failure leaves the
+// statistics figures: it is logged at V(4) and nothing else.
+func (c *Controller) readFresh(ctx context.Context, name string, r Snapshotter, snap *queue.Snapshot, ws []*parsedWorkload) *queue.Snapshot {
+	fr, ok := r.(FreshReader)
+	if !ok {
+		return nil
+	}
+	wants := make([]observe.Workload, 0, len(ws))
+	for _, p := range ws {
+		wants = append(wants, p.observed())
+	}
+	start := c.clock.Now()
+	fresh, err := observe.ReadFresh(ctx, fr, snap, wants...)
+	logger := klog.FromContext(ctx).V(4)
+	switch {
+	case errors.Is(err, queue.ErrFreshUnsupported):
+		return nil
+	case err != nil:
+		logger.Info("Fresh read failed; the statistics figures stand", "broker", name, "err", err)
+		return nil
+	case fresh == nil:
+		return nil // no workload at zero
+	}
+	logger.Info("Fresh read", "broker", name, "queues", fresh.Len(), "duration", c.clock.Since(start))
+	return fresh
+}
+
+// observed is what package observe needs of p.
+func (p *parsedWorkload) observed() observe.Workload {
+	return observe.Workload{Replicas: p.Replicas, Queue: p.spec.Queue}
 }
 
 // brokerResult is a broker's read with the workloads that wait for it.
@@ -98,7 +148,8 @@ type brokerResult struct {
 }
 
 // readBrokers reads every broker that a workload names, once, all
-// concurrently, and sends each broker's result as soon as it is there. A
+// concurrently, and sends each broker's result as soon as it is there,
+// with its fresh read (readFresh) when some of its workloads are at zero. A
 // read that outlives ctx (the tick's deadline) fails with the source's own
 // error (a *queue.BrokerError wrapping ErrBrokerUnavailable, which names the
 // broker), so events and logs read the same whatever cut the read short.
@@ -137,6 +188,8 @@ func (c *Controller) readBrokers(ctx context.Context, ps []parsedWorkload) <-cha
 			c.observe.ObserveBrokerRequest(name, g.took, g.err)
 			if g.err != nil {
 				c.observe.ObserveError(metrics.ErrorKindBroker)
+			} else {
+				g.fresh = c.readFresh(ctx, name, r, g.snap, g.workloads)
 			}
 			out <- *g
 		})

@@ -243,7 +243,7 @@ func observation(p *parsedWorkload, in inputs) (policy.Observation, *problem, er
 	if in.broker.err != nil {
 		qp = &problem{reason: ReasonBrokerUnavailable, err: in.broker.err}
 	} else {
-		q, err := observe.Queue(in.broker.snap, p.spec.Queue)
+		q, err := observe.QueueFresh(in.broker.snap, in.broker.fresh, p.observed())
 		if err != nil {
 			reason := ReasonQueueUnavailable
 			if errors.Is(err, queue.ErrQueueNotFound) {

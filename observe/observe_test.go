@@ -31,9 +31,17 @@ func TestQueue(t *testing.T) {
 			Consumers: consumers, SampleTime: t0})
 	}
 	set(listing, "/", "orders", 100, 10, 2)
+	head := func(s *queue.Snapshot, vhost, name string, at time.Time) {
+		k := queue.QueueKey{Vhost: vhost, Name: name}
+		q, _ := s.Queue(k)
+		q.HeadMessageTimestamp = at
+		s.Set(k, q)
+	}
 	set(listing, "/", "orders-retry", 5, 0, 1)
 	set(listing, "eu", "orders-eu", 40, 4, 3)
 	set(listing, "eu", "orders-eu.dlq", 1000, 0, 0)
+	head(listing, "/", "orders", t0.Add(-time.Minute))
+	head(listing, "/", "orders-retry", t0.Add(-2*time.Minute))
 	declared := queue.NewSnapshot("main", queue.SourceAMQP, t0, queue.Coverage{})
 	declared.Set(queue.QueueKey{Vhost: "/", Name: "orders"}, queue.QueueStats{Ready: 7, Consumers: 1, SampleTime: t0})
 
@@ -45,7 +53,7 @@ func TestQueue(t *testing.T) {
 		wantErr error
 	}{
 		{"names are summed", listing, names("/", "orders", "orders-retry"),
-			policy.QueueObservation{Available: true, Ready: 105, Unacked: 10, Consumers: 3}, nil},
+			policy.QueueObservation{Available: true, Ready: 105, Unacked: 10, Consumers: 3, OldestReadyAt: t0.Add(-2 * time.Minute)}, nil},
 		{"pattern matches whole names of its vhost only", listing, pattern("eu", "orders-[a-z]+"),
 			policy.QueueObservation{Available: true, Ready: 40, Unacked: 4, Consumers: 3}, nil},
 		{"one name missing makes it all unavailable", listing, names("/", "orders", "gone"),
@@ -123,8 +131,85 @@ func TestQueueRatesFromTheReader(t *testing.T) {
 	}
 	src.now = t0.Add(20 * time.Second)
 	want := policy.QueueObservation{Available: true, Ready: 20, Consumers: 2,
-		RatesAvailable: true, PublishRate: 50, DeliverRate: 40, AckRate: 40, RateSpan: 20 * time.Second}
+		RatesAvailable: true, PublishRate: 50, DeliverRate: 40, AckRate: 40, RateSpan: 20 * time.Second,
+		RecentPublishRate: 50, RecentRateSpan: 20 * time.Second}
 	if diff := cmp.Diff(want, read()); diff != "" {
 		t.Errorf("after 20 s: observation diff (-want +got):\n%s", diff)
+	}
+}
+
+// The fresh read: which workloads want one, what it reads, and how its
+// figure enters the observation.
+func TestFresh(t *testing.T) {
+	stats := queue.NewSnapshot("main", queue.SourceManagement, t0, queue.Coverage{Listed: true})
+	for _, k := range []queue.QueueKey{{Vhost: "/", Name: "orders"}, {Vhost: "/", Name: "orders-retry"}, {Vhost: "/", Name: "mail"}, {Vhost: "eu", Name: "orders-eu"}} {
+		stats.Set(k, queue.QueueStats{Ready: 0, UnackedAvailable: true, Consumers: 0, SampleTime: t0})
+	}
+	now := queue.NewSnapshot("main", queue.SourceAMQP, t0, queue.Coverage{})
+	now.Set(queue.QueueKey{Vhost: "/", Name: "orders"}, queue.QueueStats{Ready: 30, Consumers: 9})
+	now.Set(queue.QueueKey{Vhost: "/", Name: "orders-retry"}, queue.QueueStats{Ready: 20})
+	now.SetError(queue.QueueKey{Vhost: "eu", Name: "orders-eu"}, &queue.QueueError{Broker: "main", Queue: queue.QueueKey{Vhost: "eu", Name: "orders-eu"}, Kind: queue.ErrNotInScope})
+
+	atZero := observe.Workload{Replicas: 0, Queue: pattern("/", "orders.*")}
+	running := observe.Workload{Replicas: 2, Queue: names("/", "mail")}
+	otherVhost := observe.Workload{Replicas: 0, Queue: names("eu", "orders-eu")}
+	missing := observe.Workload{Replicas: 0, Queue: names("/", "gone")}
+
+	sc := observe.FreshScope(stats, atZero, running, otherVhost, missing)
+	want := queue.Scope{Queues: []queue.QueueKey{{Vhost: "/", Name: "orders"}, {Vhost: "/", Name: "orders-retry"}, {Vhost: "eu", Name: "orders-eu"}}}
+	if diff := cmp.Diff(want, sc); diff != "" {
+		t.Errorf("fresh scope diff (-want +got):\n%s", diff)
+	}
+	if sc := observe.FreshScope(stats, running); len(sc.Queues)+len(sc.Vhosts) != 0 {
+		t.Errorf("fresh scope with no workload at zero = %+v, want empty", sc)
+	}
+
+	tests := []struct {
+		name  string
+		fresh *queue.Snapshot
+		w     observe.Workload
+		want  int64
+	}{
+		{"at zero: the fresh ready count of the pattern's queues", now, atZero, 50},
+		{"no fresh read: the statistics", nil, atZero, 0},
+		{"with pods: the statistics", now, observe.Workload{Replicas: 1, Queue: atZero.Queue}, 0},
+		{"a queue the fresh read could not answer for: the statistics", now, otherVhost, 0},
+		{"one queue of several missing from the fresh read: the statistics", now,
+			observe.Workload{Queue: names("/", "orders", "mail")}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := observe.QueueFresh(stats, tt.fresh, tt.w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := observe.Queue(stats, tt.w.Queue)
+			want.Ready = tt.want // and nothing else from the fresh read
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("observation diff (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := observe.QueueFresh(stats, now, missing); !errors.Is(err, queue.ErrQueueNotFound) {
+		t.Errorf("a queue the statistics do not have: error %v, want ErrQueueNotFound whatever the fresh read", err)
+	}
+}
+
+type countingFresh struct{ scopes []queue.Scope }
+
+func (c *countingFresh) Fresh(_ context.Context, sc queue.Scope) (*queue.Snapshot, error) {
+	c.scopes = append(c.scopes, sc)
+	return queue.NewSnapshot("main", queue.SourceAMQP, t0, queue.Coverage{}), nil
+}
+
+func TestReadFresh(t *testing.T) {
+	stats := queue.NewSnapshot("main", queue.SourceManagement, t0, queue.Coverage{Listed: true})
+	stats.Set(queue.QueueKey{Vhost: "/", Name: "jobs"}, queue.QueueStats{SampleTime: t0})
+	r := &countingFresh{}
+	if got, err := observe.ReadFresh(context.Background(), r, stats, observe.Workload{Replicas: 3, Queue: names("/", "jobs")}); got != nil || err != nil || len(r.scopes) != 0 {
+		t.Errorf("no workload at zero: ReadFresh = %v, %v after %d reads; want nil, nil and no read", got, err, len(r.scopes))
+	}
+	if got, err := observe.ReadFresh(context.Background(), r, stats, observe.Workload{Queue: names("/", "jobs")}); got == nil || err != nil || len(r.scopes) != 1 {
+		t.Errorf("a workload at zero: ReadFresh = %v, %v after %d reads; want one read", got, err, len(r.scopes))
 	}
 }

@@ -62,7 +62,9 @@ type BrokerConfig struct {
 	// https://rabbit.example:15671 (a path prefix is kept).
 	ManagementURL string `json:"managementURL,omitempty"`
 	// AMQPURL is e.g. amqps://rabbit.example:5671/vhost. The AMQP source
-	// reads queues of this one vhost only.
+	// reads queues of this one vhost only. Beside a management or
+	// Prometheus source it gives the Reader its fresh reads (passive
+	// declares for workloads at zero replicas, Reader.Fresh).
 	AMQPURL string `json:"amqpURL,omitempty"`
 	// PrometheusURLs are the rabbitmq_prometheus endpoints, e.g.
 	// http://rabbit-0.rabbit:15692, one per cluster node: that endpoint

@@ -24,9 +24,10 @@
 //	tot, err := snap.Lookup("/", "orders", "orders-retry")
 //	tot, err = snap.Match("/", regexp.MustCompile(`^orders-`))
 //
-// Totals carry Ready, Unacked (with UnackedAvailable), Consumers and Rates
-// (publish, deliver and ack per second, with Available, plus the depth trend
-// with TrendAvailable).
+// Totals carry Ready, Unacked (with UnackedAvailable), Consumers, Rates
+// (publish, deliver and ack per second, with Available, the depth trend
+// with TrendAvailable, and the recent publish rate with RecentSpan) and
+// OldestReadyAt (the oldest head_message_timestamp, zero when unknown).
 //
 // # Sources
 //
@@ -41,7 +42,11 @@
 //     costs the broker a listing of the whole vhost, so 10,000 queues take 20
 //     requests. Counters come with their bucket timestamps (msg_rates_age and
 //     msg_rates_incr), because the management plugin refreshes them only
-//     once per sample bucket (5 s by default).
+//     once per sample bucket (5 s by default). head_message_timestamp (whole seconds, the
+//     head ready message's AMQP timestamp property) becomes
+//     QueueStats.HeadMessageTimestamp; a value that cannot be true
+//     (negative, over a minute after the sample) is unknown, never an
+//     error.
 //   - PrometheusSource: GET /metrics/detailed with the queue_coarse_metrics
 //     and queue_consumer_count families, and the counter families of the
 //     broker's version: channel_queue_metrics and
@@ -52,6 +57,19 @@
 //     for brokers without the management plugin. It reads ready messages and
 //     consumers of the Scope's queues in the vhost of its URL; unacked
 //     messages and counters are reported unavailable, never as zero.
+//
+// # Fresh reads, for workloads at zero
+//
+// The management and Prometheus figures are the broker's last statistics
+// sample (collect_statistics_interval, 5 s by default). A broker whose
+// configuration has an amqpURL beside its management or Prometheus source
+// also gets a fresh source (ReaderOptions.Fresh, an AMQPSource: at most one
+// connection, dialed by its first read), and Reader.Fresh passively
+// declares the queues of a Scope at once, bounded by the broker's timeout:
+// ready messages and consumers as they are now, in the AMQP URL's vhost
+// only. Its snapshot has no rates and does not replace Latest. Without a
+// fresh source, Fresh returns ErrFreshUnsupported. Which queues are read
+// fresh, and how the figure is used, is package observe's rule.
 //
 // # Consumers, for idle-first scale-down
 //
@@ -71,15 +89,23 @@
 // so the next rate spans the gap. Without counters (AMQP, statistics off) only
 // the depth trend is reported.
 //
+// Rates.RecentPublish is the publish rate between the two newest samples
+// whose counters the broker took at different times (the bucket times with
+// the management API, the sample times otherwise), kept apart from the
+// windowed samples: what a "quiet" decision needs (the counter did not
+// move over the broker's last step). Two reads of one broker bucket are
+// one sample; a reset, a backward counter time or a change of source
+// restart it (RecentSpan 0).
+//
 // # Errors
 //
 // Errors wrap one sentinel each, tested with errors.Is: ErrQueueNotFound and
 // ErrStatsUnavailable concern one queue and come from lookups, never from a
 // read; ErrBrokerUnavailable (unreachable, timeout, 5xx, AMQP connection
 // down) and ErrUnauthorized (401, 403, ACCESS_REFUSED) are distinct;
-// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig and ErrUnknownBroker
-// complete the set. *BrokerError and *QueueError carry the broker, the
-// request and the queue. URLs in configuration must not carry credentials
+// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig, ErrUnknownBroker and
+// ErrFreshUnsupported complete the set. *BrokerError and *QueueError carry
+// the broker, the request and the queue. URLs in configuration must not carry credentials
 // (validation refuses them and shows the URL without them); passwords come
 // from environment variables or files, re-read on every read, and appear in
 // no error or log line.

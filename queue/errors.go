@@ -41,6 +41,10 @@ var (
 	ErrInvalidConfig = errors.New("invalid broker configuration")
 	// ErrUnknownBroker says that no broker of that name is configured.
 	ErrUnknownBroker = errors.New("unknown broker")
+	// ErrFreshUnsupported says that a Reader has no fresh source: its
+	// broker has no amqpURL beside its management or Prometheus source,
+	// or is read by AMQP already.
+	ErrFreshUnsupported = errors.New("no fresh read for this broker")
 )
 
 // BrokerError is a failure to read a broker. Kind is one of the sentinel

@@ -31,7 +31,10 @@ import (
 // lists, at 5 s steps); the newest sample and its timestamp are used, so
 // that rates are computed against the broker's own times. The
 // *_details.rate fields that come along are never read.
-const managementColumns = "name,vhost,messages_ready,messages_unacknowledged,consumers,consumer_utilisation," +
+//
+// head_message_timestamp is the AMQP timestamp property (whole seconds since
+// the epoch) of the queue's head ready message, absent or null without one.
+const managementColumns = "name,vhost,messages_ready,messages_unacknowledged,consumers,consumer_utilisation,head_message_timestamp," +
 	"message_stats.publish,message_stats.deliver_get,message_stats.ack," +
 	"message_stats.publish_details.samples,message_stats.deliver_get_details.samples,message_stats.ack_details.samples"
 
@@ -148,6 +151,7 @@ func (m *ManagementSource) Snapshot(ctx context.Context, scope Scope) (*Snapshot
 		if it.q.Utilisation.set {
 			st.Utilisation, st.UtilisationAvailable = it.q.Utilisation.v, true
 		}
+		st.HeadMessageTimestamp = it.q.Head.at(it.at)
 		if s := it.q.Stats; s != nil {
 			st.Counters, st.CountersTime = s.counters()
 		}
@@ -165,7 +169,39 @@ type mgmtQueue struct {
 	Unacked     *int64    `json:"messages_unacknowledged"`
 	Consumers   *int64    `json:"consumers"`
 	Utilisation optFloat  `json:"consumer_utilisation"`
+	Head        headTime  `json:"head_message_timestamp"`
 	Stats       *msgStats `json:"message_stats"`
+}
+
+// maxHeadAhead is how far after the sample time a head_message_timestamp
+// may lie and still be believed: publishers' clocks differ a little from
+// ours.
+const maxHeadAhead = time.Minute
+
+// headTime is head_message_timestamp: seconds since the epoch, or null,
+// "" or absent. Anything else is unknown, never an error: the field is
+// not worth refusing a queue's figures for.
+type headTime struct {
+	secs float64
+	set  bool
+}
+
+func (h *headTime) UnmarshalJSON(b []byte) error {
+	v, err := strconv.ParseFloat(string(bytes.TrimSpace(b)), 64)
+	h.secs, h.set = v, err == nil
+	return nil
+}
+
+// at is the timestamp as a time, zero when absent or when it cannot be
+// true: negative, or more than maxHeadAhead after the sample time (a
+// publisher that set milliseconds, or a wrong clock). Such a value is
+// unknown, not a reason to refuse the queue.
+func (h headTime) at(sampled time.Time) time.Time {
+	limit := sampled.Add(maxHeadAhead)
+	if !h.set || h.secs < 0 || h.secs > float64(limit.Unix()) {
+		return time.Time{}
+	}
+	return time.Unix(int64(h.secs), 0)
 }
 
 type msgStats struct {

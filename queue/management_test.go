@@ -457,14 +457,15 @@ func TestManagementCounterReset(t *testing.T) {
 		got = append(got, q.Rates)
 		clk.Step(10 * time.Second)
 	}
+	const ten = 10 * time.Second
 	want := []Rates{
 		{},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 10 * time.Second},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 20 * time.Second},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 20 * time.Second},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: ten, RecentPublish: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentSpan: ten},
 		{}, // reset: history restarts
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 10 * time.Second},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 20 * time.Second},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: ten, RecentPublish: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentSpan: ten},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rates diff (-want +got):\n%s", diff)
@@ -606,5 +607,79 @@ func TestManagementCountersFromSamples(t *testing.T) {
 				t.Errorf("time = %v, want %v", at, tt.wantTime)
 			}
 		})
+	}
+}
+
+// TestManagementHeadMessageTimestamp reads head_message_timestamp (whole
+// seconds) and treats a value that cannot be true as unknown, never as a
+// reason to fail the queue; the totals give the oldest, or nothing when a
+// queue with ready messages has no timestamp.
+func TestManagementHeadMessageTimestamp(t *testing.T) {
+	secs := func(d time.Duration) string { return strconv.FormatInt(t0.Add(d).Unix(), 10) }
+	items := []struct{ name, ready, head string }{
+		{"old", "2", secs(-30 * time.Second)},
+		{"empty", "0", "null"},
+		{"unstamped", "3", ""}, // no field at all
+		{"negative", "1", "-5"},
+		{"future", "1", secs(2 * time.Minute)},
+		{"blank", "1", `""`},
+		{"skewed", "1", secs(30 * time.Second)}, // a publisher's clock a little ahead
+		{"text", "1", `"yesterday"`},
+		{"millis", "1", strconv.FormatInt(t0.UnixMilli(), 10)},
+		{"fraction", "1", secs(-10*time.Second) + ".5"},
+	}
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"name":"` + it.name + `","vhost":"/","messages_ready":` + it.ready + `,"messages_unacknowledged":0,"consumers":0`)
+		if it.head != "" {
+			b.WriteString(`,"head_message_timestamp":` + it.head)
+		}
+		b.WriteString("}")
+	}
+	body := `{"items":[` + b.String() + `],"page":1,"page_count":1,"page_size":500,"filtered_count":` + strconv.Itoa(len(items)) + `}`
+	srv := newMgmtServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Query().Get("columns"), "head_message_timestamp") {
+			t.Errorf("columns=%q does not ask for head_message_timestamp", r.URL.Query().Get("columns"))
+		}
+		_, _ = w.Write([]byte(body))
+	})
+	m := newTestManagement(t, testBroker(srv.URL, func(bc *BrokerConfig) { bc.PageSize = 500 }), testingclock.NewFakeClock(t0))
+	snap, err := m.Snapshot(context.Background(), Scope{})
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	want := map[string]time.Time{
+		"old": t0.Add(-30 * time.Second), "skewed": t0.Add(30 * time.Second), "fraction": t0.Add(-10 * time.Second),
+	}
+	for _, it := range items {
+		q, err := snap.Queue(QueueKey{"/", it.name})
+		if err != nil {
+			t.Errorf("queue %s: %v, want its figures", it.name, err)
+			continue
+		}
+		if !q.HeadMessageTimestamp.Equal(want[it.name]) {
+			t.Errorf("queue %s with head_message_timestamp %s: HeadMessageTimestamp = %v, want %v", it.name, it.head, q.HeadMessageTimestamp, want[it.name])
+		}
+	}
+	for _, tt := range []struct {
+		names []string
+		want  time.Time
+	}{
+		{[]string{"old", "empty"}, t0.Add(-30 * time.Second)},
+		{[]string{"old", "skewed", "fraction"}, t0.Add(-30 * time.Second)},
+		{[]string{"old", "unstamped"}, time.Time{}}, // ready messages without a timestamp
+		{[]string{"fraction", "millis"}, time.Time{}},
+		{[]string{"empty"}, time.Time{}},
+	} {
+		tot, err := snap.Lookup("/", tt.names...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tot.OldestReadyAt.Equal(tt.want) {
+			t.Errorf("Lookup(%v).OldestReadyAt = %v, want %v", tt.names, tot.OldestReadyAt, tt.want)
+		}
 	}
 }

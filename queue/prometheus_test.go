@@ -232,7 +232,8 @@ func TestPrometheusRatesThroughReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Rates{Available: true, Publish: 50, TrendAvailable: true, DepthTrend: 50, Span: 10 * time.Second}
+	want := Rates{Available: true, Publish: 50, TrendAvailable: true, DepthTrend: 50, Span: 10 * time.Second,
+		RecentPublish: 50, RecentSpan: 10 * time.Second}
 	if diff := cmp.Diff(want, tot.Rates); diff != "" {
 		t.Errorf("rates diff (-want +got):\n%s", diff)
 	}

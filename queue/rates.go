@@ -26,6 +26,13 @@ const (
 //     the gap; a gap longer than maxGapWindows windows restarts the history;
 //   - the source losing or gaining counters: the history restarts.
 //
+// Beside the windowed rates it keeps the recent publish rate: between the
+// newest point with counters and the newest earlier one whose counters the
+// broker took at a different time (ct). The stored points cannot give it,
+// since the newest of them moves forward while points are close together,
+// so the two are kept apart (history.newest and history.prior). Two reads of the same broker bucket
+// (the same ct) are one sample, never "no publish since".
+//
 // Queues absent from a snapshot are forgotten, so its memory follows the
 // number of queues, not the number of reads.
 type rateTracker struct {
@@ -48,7 +55,37 @@ type point struct {
 	depth    int64
 }
 
-type history struct{ pts []point }
+type history struct {
+	pts []point
+	// newest is the newest point with counters and prior the newest
+	// before it whose ct differs; hasPrior says prior is set. They are
+	// cleared whenever the history restarts.
+	newest, prior       point
+	hasNewest, hasPrior bool
+}
+
+// restart forgets every point: the counters can no longer be compared.
+func (h *history) restart() {
+	h.pts = h.pts[:0]
+	h.hasNewest, h.hasPrior = false, false
+}
+
+// recent records p among the two newest distinct counter samples.
+func (h *history) recent(p point) {
+	switch {
+	case !p.hasC:
+		h.hasNewest, h.hasPrior = false, false
+	case !h.hasNewest, p.ct.Before(h.newest.ct), counterWentBack(h.newest.c, p.c):
+		h.newest, h.hasNewest, h.hasPrior = p, true, false
+	case p.ct.Equal(h.newest.ct):
+		// The same broker sample read again: not a new sample, so prior
+		// stays; its figures are the newer ones.
+		h.newest = p
+	default:
+		h.prior, h.hasPrior = h.newest, true
+		h.newest = p
+	}
+}
 
 func newRateTracker(window, minSpan time.Duration) *rateTracker {
 	if window <= 0 {
@@ -90,6 +127,7 @@ func (rt *rateTracker) add(k QueueKey, q QueueStats) Rates {
 		case p.t.Equal(last.t):
 			// The same instant again: keep the newer figures.
 			h.pts[n-1] = p
+			h.recent(p)
 			return rt.rates(h)
 		case p.t.Before(last.t),
 			p.hasC != last.hasC,
@@ -97,9 +135,10 @@ func (rt *rateTracker) add(k QueueKey, q QueueStats) Rates {
 			p.ct.Before(last.ct),
 			p.hasC && counterWentBack(last.c, p.c),
 			p.t.Sub(last.t) > maxGapWindows*rt.window:
-			h.pts = h.pts[:0]
+			h.restart()
 		}
 	}
+	h.recent(p)
 	n := len(h.pts)
 	if n >= 2 && h.pts[n-1].t.Sub(h.pts[n-2].t) < rt.window/pointsPerWindow {
 		h.pts[n-1] = p // keep the stored points spaced; the newest moves forward
@@ -125,11 +164,19 @@ func counterWentBack(prev, cur Counters) bool {
 func (rt *rateTracker) rates(h *history) Rates {
 	base, cur := h.pts[0], h.pts[len(h.pts)-1]
 	span := cur.t.Sub(base.t)
+	r := Rates{Span: span}
+	if h.hasPrior {
+		// Over the broker's last sampling step, whatever the window.
+		if rspan := h.newest.ct.Sub(h.prior.ct); rspan > 0 {
+			r.RecentSpan = rspan
+			r.RecentPublish = float64(h.newest.c.Publish-h.prior.c.Publish) / rspan.Seconds()
+		}
+	}
 	if len(h.pts) < 2 || span < rt.minSpan {
-		return Rates{Span: span}
+		return r
 	}
 	secs := span.Seconds()
-	r := Rates{Span: span, TrendAvailable: true, DepthTrend: float64(cur.depth-base.depth) / secs}
+	r.TrendAvailable, r.DepthTrend = true, float64(cur.depth-base.depth)/secs
 	// Counters are divided by the time between their own timestamps: with
 	// the management API that is the broker's bucket times, which can
 	// differ from the sample times by up to a bucket.

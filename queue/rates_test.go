@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestRateTracker(t *testing.T) {
@@ -112,7 +113,8 @@ func TestRateTracker(t *testing.T) {
 					q.Counters, q.CountersAvailable = *o.counters, true
 				}
 				got := rt.add(k, q)
-				if diff := cmp.Diff(o.wantRates, got); diff != "" {
+				// The recent rate has its own table (TestRecentPublish).
+				if diff := cmp.Diff(o.wantRates, got, cmpopts.IgnoreFields(Rates{}, "RecentPublish", "RecentSpan")); diff != "" {
 					t.Errorf("observation %d at %s: rates diff (-want +got):\n%s", i, o.at, diff)
 				}
 				if got.Publish < 0 || got.Deliver < 0 || got.Ack < 0 {
@@ -169,5 +171,112 @@ func TestRateTrackerBucketedCounters(t *testing.T) {
 	}
 	if worstNaive < 0.2 {
 		t.Errorf("the read-time control was off by at most %.0f%%; the test no longer shows why bucket times matter", 100*worstNaive)
+	}
+}
+
+// TestRecentPublish checks the publish rate between the two newest samples
+// the broker took at different times.
+func TestRecentPublish(t *testing.T) {
+	const none = -1 // no broker counter time: the sample time stands for it
+	type obs struct {
+		at, ct  time.Duration // since t0; ct none for none
+		publish int64         // -1: counters unavailable
+		want    float64
+		span    time.Duration
+	}
+	s := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	tests := []struct {
+		name string
+		obs  []obs
+	}{
+		{
+			name: "management buckets read every second",
+			obs: []obs{
+				{at: s(1), ct: s(0), publish: 0},
+				{at: s(2), ct: s(0), publish: 0}, // the same bucket: still one sample
+				{at: s(6), ct: s(5), publish: 50, want: 10, span: s(5)},
+				{at: s(7), ct: s(5), publish: 50, want: 10, span: s(5)},
+				{at: s(8), ct: s(5), publish: 50, want: 10, span: s(5)},
+				{at: s(11), ct: s(10), publish: 50, want: 0, span: s(5)}, // quiet
+				{at: s(12), ct: s(10), publish: 50, want: 0, span: s(5)},
+				{at: s(16), ct: s(15), publish: 55, want: 1, span: s(5)},
+			},
+		},
+		{
+			name: "the same bucket read twice is not unchanged",
+			obs: []obs{
+				{at: s(1), ct: s(0), publish: 7},
+				{at: s(2), ct: s(0), publish: 7},
+				{at: s(3), ct: s(0), publish: 7},
+			},
+		},
+		{
+			name: "close reads: the previous read, not the kept point",
+			obs: []obs{
+				{at: s(0), ct: none, publish: 0},
+				{at: s(1), ct: none, publish: 3, want: 3, span: s(1)},
+				{at: s(2), ct: none, publish: 6, want: 3, span: s(1)}, // overwrites the point at 1s
+				{at: s(3), ct: none, publish: 6, want: 0, span: s(1)},
+				{at: s(5), ct: none, publish: 16, want: 5, span: s(2)},
+			},
+		},
+		{
+			name: "counter reset restarts it",
+			obs: []obs{
+				{at: s(0), ct: s(0), publish: 100},
+				{at: s(5), ct: s(5), publish: 150, want: 10, span: s(5)},
+				{at: s(10), ct: s(10), publish: 5},
+				{at: s(11), ct: s(10), publish: 5},
+				{at: s(15), ct: s(15), publish: 5, want: 0, span: s(5)},
+			},
+		},
+		{
+			name: "counter time going back restarts it",
+			obs: []obs{
+				{at: s(0), ct: s(5), publish: 0},
+				{at: s(5), ct: s(10), publish: 50, want: 10, span: s(5)},
+				{at: s(10), ct: s(5), publish: 60},
+			},
+		},
+		{
+			name: "source change restarts it",
+			obs: []obs{
+				{at: s(0), ct: s(0), publish: 0},
+				{at: s(5), ct: s(5), publish: 50, want: 10, span: s(5)},
+				{at: s(10), ct: none, publish: 100}, // broker times gone
+				{at: s(15), ct: none, publish: 100, want: 0, span: s(5)},
+				{at: s(20), ct: none, publish: -1}, // counters gone
+				{at: s(25), ct: none, publish: 200},
+			},
+		},
+		{
+			name: "a long gap restarts it",
+			obs: []obs{
+				{at: s(0), ct: s(0), publish: 0},
+				{at: s(5), ct: s(5), publish: 5, want: 1, span: s(5)},
+				{at: s(200), ct: s(200), publish: 5},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := newRateTracker(20*time.Second, 10*time.Second)
+			k := QueueKey{"/", "q"}
+			for i, o := range tt.obs {
+				q := QueueStats{SampleTime: t0.Add(o.at)}
+				if o.ct != none {
+					q.CountersTime = t0.Add(o.ct)
+				}
+				if o.publish >= 0 {
+					q.Counters, q.CountersAvailable = Counters{Publish: o.publish}, true
+				}
+				got := rt.add(k, q)
+				want := Rates{RecentPublish: o.want, RecentSpan: o.span}
+				gotRecent := Rates{RecentPublish: got.RecentPublish, RecentSpan: got.RecentSpan}
+				if diff := cmp.Diff(want, gotRecent); diff != "" {
+					t.Errorf("observation %d at %s: recent rate diff (-want +got):\n%s", i, o.at, diff)
+				}
+			}
+		})
 	}
 }

@@ -23,7 +23,8 @@ import (
 // A failed read changes nothing: Latest keeps the previous snapshot and the
 // next successful read computes rates across the gap.
 type Reader struct {
-	src Source
+	src   Source
+	fresh Source // nil: no fresh read
 
 	mu     sync.Mutex // serializes reads: the rate state needs them in order
 	rates  *rateTracker
@@ -42,11 +43,29 @@ type ReaderOptions struct {
 	// MinRateSpan is the shortest span a rate is reported over (default
 	// DefaultMinRateSpan, at most RateWindow).
 	MinRateSpan time.Duration
+	// Fresh, when set, answers Reader.Fresh: a source whose figures are
+	// the broker's current ones, not its last statistics sample (Open
+	// gives an AMQPSource to a broker with an amqpURL beside its
+	// management or Prometheus source). The Reader closes it.
+	Fresh Source
 }
 
 // NewReader wraps src.
 func NewReader(src Source, opts ReaderOptions) *Reader {
-	return &Reader{src: src, rates: newRateTracker(opts.RateWindow, opts.MinRateSpan)}
+	return &Reader{src: src, fresh: opts.Fresh, rates: newRateTracker(opts.RateWindow, opts.MinRateSpan)}
+}
+
+// Fresh reads the scope's queues from the fresh source (AMQP passive
+// declares: ready messages and consumers as the broker has them now,
+// whatever its collect_statistics_interval), bounded by the broker's
+// timeout. Its snapshot has no rates and is not Latest: it only
+// supplements the last Snapshot. Without a fresh source it returns
+// ErrFreshUnsupported at once. It may run concurrently with Snapshot.
+func (r *Reader) Fresh(ctx context.Context, scope Scope) (*Snapshot, error) {
+	if r.fresh == nil {
+		return nil, ErrFreshUnsupported
+	}
+	return r.fresh.Snapshot(ctx, scope)
 }
 
 // Snapshot reads the broker and computes every queue's rates. Concurrent
@@ -66,8 +85,14 @@ func (r *Reader) Snapshot(ctx context.Context, scope Scope) (*Snapshot, error) {
 // Latest returns the last successful snapshot, or nil before the first.
 func (r *Reader) Latest() *Snapshot { return r.latest.Load() }
 
-// Close closes the source.
-func (r *Reader) Close() error { return r.src.Close() }
+// Close closes the source, and the fresh one.
+func (r *Reader) Close() error {
+	err := r.src.Close()
+	if r.fresh != nil {
+		err = errors.Join(err, r.fresh.Close())
+	}
+	return err
+}
 
 // Brokers holds one Reader per configured broker.
 type Brokers struct {
@@ -116,7 +141,17 @@ func open(cfg *Config, clk clock.PassiveClock, prev *Brokers) (*Brokers, error) 
 			closeNew()
 			return nil, err
 		}
-		b.readers[bc.Name] = NewReader(src, ReaderOptions{RateWindow: bc.RateWindow.Duration, MinRateSpan: bc.MinRateSpan.Duration})
+		opts := ReaderOptions{RateWindow: bc.RateWindow.Duration, MinRateSpan: bc.MinRateSpan.Duration}
+		if bc.AMQPURL != "" && bc.Source != SourceAMQP {
+			// Passive declares for workloads at zero, on the broker's
+			// one AMQP connection (none is dialed until the first).
+			if opts.Fresh, err = NewAMQPSource(bc, clk); err != nil {
+				_ = src.Close()
+				closeNew()
+				return nil, err
+			}
+		}
+		b.readers[bc.Name] = NewReader(src, opts)
 	}
 	return b, nil
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"maps"
@@ -86,5 +87,83 @@ func TestOpenFile(t *testing.T) {
 				t.Errorf("Names() after editing the Readers() map (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestOpenFreshSource: a broker with an amqpURL beside its management or
+// Prometheus source gets a fresh source on that one AMQP connection; a
+// broker read by AMQP, or without an amqpURL, has none.
+func TestOpenFreshSource(t *testing.T) {
+	t.Setenv("RABBITSCALE_TEST_PASSWORD", testPassword)
+	creds := Credentials{Username: "scaler", PasswordEnv: "RABBITSCALE_TEST_PASSWORD"}
+	b, err := Open(&Config{Brokers: []BrokerConfig{
+		{Name: "stats", ManagementURL: "http://127.0.0.1:1", Credentials: creds},
+		{Name: "wake", ManagementURL: "http://127.0.0.1:1", AMQPURL: "amqp://127.0.0.1:1/jobs", Credentials: creds},
+		{Name: "prom", PrometheusURLs: []string{"http://127.0.0.1:1"}, AMQPURL: "amqp://127.0.0.1:1/", Credentials: creds},
+		{Name: "amqp", AMQPURL: "amqp://127.0.0.1:1/", Credentials: creds},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Close() }()
+	for name, wantVhost := range map[string]string{"stats": "", "wake": "jobs", "prom": "/", "amqp": ""} {
+		r, err := b.Reader(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if a, ok := r.fresh.(*AMQPSource); ok {
+			got = a.vhost
+		} else if r.fresh != nil {
+			t.Errorf("broker %s: fresh source %T, want an *AMQPSource", name, r.fresh)
+		}
+		if got != wantVhost {
+			t.Errorf("broker %s: fresh source's vhost %q, want %q (empty: no fresh source)", name, got, wantVhost)
+		}
+		if wantVhost == "" {
+			if _, err := r.Fresh(context.Background(), Scope{}); !errors.Is(err, ErrFreshUnsupported) {
+				t.Errorf("broker %s: Fresh error %v, want ErrFreshUnsupported", name, err)
+			}
+		}
+	}
+}
+
+// fixedSource answers every read with the same snapshot.
+type fixedSource struct {
+	snap   *Snapshot
+	scope  Scope
+	closed bool
+}
+
+func (f *fixedSource) Snapshot(_ context.Context, scope Scope) (*Snapshot, error) {
+	f.scope = scope
+	return f.snap, nil
+}
+
+func (f *fixedSource) Close() error { f.closed = true; return nil }
+
+func TestReaderFresh(t *testing.T) {
+	main := NewSnapshot("b", SourceManagement, t0, Coverage{Listed: true})
+	main.Set(QueueKey{"/", "q"}, QueueStats{Ready: 0, SampleTime: t0})
+	now := NewSnapshot("b", SourceAMQP, t0, Coverage{})
+	now.Set(QueueKey{"/", "q"}, QueueStats{Ready: 50, SampleTime: t0})
+	src, fresh := &fixedSource{snap: main}, &fixedSource{snap: now}
+	r := NewReader(src, ReaderOptions{Fresh: fresh})
+	if _, err := r.Snapshot(context.Background(), Scope{}); err != nil {
+		t.Fatal(err)
+	}
+	scope := Scope{Queues: []QueueKey{{"/", "q"}}}
+	got, err := r.Fresh(context.Background(), scope)
+	if err != nil || got != now {
+		t.Fatalf("Fresh = %p, %v; want the fresh source's snapshot", got, err)
+	}
+	if diff := cmp.Diff(scope, fresh.scope); diff != "" {
+		t.Errorf("fresh scope diff (-want +got):\n%s", diff)
+	}
+	if r.Latest() != main {
+		t.Errorf("Latest is not the last Snapshot: a fresh read must not replace it")
+	}
+	if err := r.Close(); err != nil || !src.closed || !fresh.closed {
+		t.Errorf("Close = %v, closed source %v, fresh %v; want both closed", err, src.closed, fresh.closed)
 	}
 }

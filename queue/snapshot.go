@@ -54,6 +54,12 @@ type QueueStats struct {
 	// management API keeps them in 5 s buckets and returns the bucket's
 	// timestamp. Zero when unknown; rates then use SampleTime.
 	CountersTime time.Time
+	// HeadMessageTimestamp is the publish time of the oldest ready message,
+	// from its AMQP timestamp property (the management API's
+	// head_message_timestamp, whole seconds). Zero when unknown: no ready
+	// message, a publisher that sets no timestamp, a value that cannot be
+	// true, or a source other than the management API.
+	HeadMessageTimestamp time.Time
 	// SampleTime is when the source received this queue's figures. The
 	// broker's own statistics may be up to its collect_statistics_interval
 	// older (management API and Prometheus endpoint).
@@ -89,6 +95,16 @@ type Rates struct {
 	// rates come from. Counter differences are divided by the time between
 	// the counters' own timestamps (CountersTime) when the source has them.
 	Span time.Duration
+	// RecentPublish is the publish rate between the two newest samples
+	// whose counters the broker took at different times (CountersTime,
+	// else SampleTime): over one collect_statistics_interval with the
+	// management API, whatever the window. 0 with a RecentSpan means the
+	// publish counter did not move between them. RecentSpan is their
+	// distance, 0 when unknown: fewer than two such samples since the
+	// start, a counter reset, a change of source, or no counters. Two
+	// reads of the same broker sample are one sample.
+	RecentPublish float64
+	RecentSpan    time.Duration
 }
 
 // Coverage says which queues a snapshot can answer for.
@@ -220,8 +236,13 @@ type Totals struct {
 	UnackedAvailable bool
 	// Rates are the sums of the queues' rates. Available and
 	// TrendAvailable hold only when they hold for every queue; Span is the
-	// shortest span among them.
+	// shortest span among them, and so is RecentSpan, which is 0 (and
+	// RecentPublish with it) when any queue's is.
 	Rates Rates
+	// OldestReadyAt is the oldest HeadMessageTimestamp among the queues
+	// summed; zero when unknown: no ready message anywhere, or a queue
+	// with ready messages and no timestamp.
+	OldestReadyAt time.Time
 	// Oldest is the oldest SampleTime among the queues summed.
 	Oldest time.Time
 }
@@ -315,8 +336,15 @@ func (s *Snapshot) sum(keys []QueueKey) Totals {
 		t.Rates = Rates{}
 		return t
 	}
+	headKnown := true
 	for i, k := range keys {
 		q := s.queues[k]
+		switch {
+		case q.HeadMessageTimestamp.IsZero():
+			headKnown = headKnown && q.Ready == 0
+		case t.OldestReadyAt.IsZero() || q.HeadMessageTimestamp.Before(t.OldestReadyAt):
+			t.OldestReadyAt = q.HeadMessageTimestamp
+		}
 		t.Ready += q.Ready
 		t.Unacked += q.Unacked
 		t.Consumers += q.Consumers
@@ -334,6 +362,16 @@ func (s *Snapshot) sum(keys []QueueKey) Totals {
 		if i == 0 || r.Span < t.Rates.Span {
 			t.Rates.Span = r.Span
 		}
+		t.Rates.RecentPublish += r.RecentPublish
+		if i == 0 || r.RecentSpan < t.Rates.RecentSpan {
+			t.Rates.RecentSpan = r.RecentSpan
+		}
+	}
+	if !headKnown {
+		t.OldestReadyAt = time.Time{}
+	}
+	if t.Rates.RecentSpan <= 0 {
+		t.Rates.RecentPublish, t.Rates.RecentSpan = 0, 0
 	}
 	if !t.UnackedAvailable {
 		t.Unacked = 0

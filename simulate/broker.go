@@ -27,6 +27,9 @@ type brokerModel struct {
 	now    time.Time
 	last   sample
 	outage bool
+	// readyNow and consumersNow are the true figures at the tick, which a
+	// passive declare returns (freshModel).
+	readyNow, consumersNow int64
 }
 
 var _ queue.Source = (*brokerModel)(nil)
@@ -48,3 +51,29 @@ func (b *brokerModel) Snapshot(context.Context, queue.Scope) (*queue.Snapshot, e
 }
 
 func (b *brokerModel) Close() error { return nil }
+
+// freshModel is the broker's AMQP side, as the controller's fresh read
+// (queue.Reader.Fresh) sees it: a passive declare returns the true ready
+// count at the tick, whatever the statistics sampling. It fails during
+// outages like the statistics.
+type freshModel struct{ b *brokerModel }
+
+var _ queue.Source = freshModel{}
+
+func (f freshModel) Snapshot(_ context.Context, scope queue.Scope) (*queue.Snapshot, error) {
+	if f.b.outage {
+		return nil, &queue.BrokerError{Broker: "simulated", Op: "amqp passive declare", Kind: queue.ErrBrokerUnavailable,
+			Err: fmt.Errorf("outage at %s", f.b.now.Sub(Epoch))}
+	}
+	s := queue.NewSnapshot("simulated", queue.SourceAMQP, f.b.now, queue.Coverage{})
+	for _, k := range scope.Queues {
+		if k != simQueue {
+			s.SetError(k, &queue.QueueError{Broker: "simulated", Queue: k, Kind: queue.ErrQueueNotFound})
+			continue
+		}
+		s.Set(k, queue.QueueStats{Ready: f.b.readyNow, Consumers: f.b.consumersNow, SampleTime: f.b.now})
+	}
+	return s, nil
+}
+
+func (f freshModel) Close() error { return nil }

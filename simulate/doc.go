@@ -55,8 +55,11 @@
 // (broker.go) that answers like the management API, and every tick reads
 // it through a queue.Reader and package observe, the controller's own
 // code: the rates are the controller's, from its own reads of those
-// counters. During a workload's outages the read fails, and the queue is
-// unavailable. CPU goes through policy.CPURecommendation for the CPU-only
+// counters. For rabbitscale at zero replicas the broker model also answers
+// the controller's fresh read (an AMQP passive declare) with the true ready
+// count at the tick, through observe.ReadFresh and observe.QueueFresh as in
+// the controller; the baselines read the statistics only. During a
+// workload's outages both reads fail, and the queue is unavailable. CPU goes through policy.CPURecommendation for the CPU-only
 // HPA baseline, as it does in the controller's CPU signal.
 //
 // What it leaves out: a consumer that keeps up finishes each second's

@@ -94,7 +94,14 @@ func Run(w Workload, duration time.Duration, m Model, c Autoscaler) (*Result, er
 	res := &Result{Controller: c.Name(), Workload: w.Name, Outages: w.Outages, Timeline: make([]Point, 0, secs)}
 	var arrivalCredit float64
 	broker := &brokerModel{}
-	reader := queue.NewReader(broker, queue.ReaderOptions{})
+	opts := queue.ReaderOptions{}
+	if _, ok := c.(*Rabbitscale); ok {
+		// rabbitscale's controller passively declares the queues of a
+		// workload at zero (a broker with an amqpURL); the baselines read
+		// the statistics only, as KEDA's HTTP protocol does.
+		opts.Fresh = freshModel{broker}
+	}
+	reader := queue.NewReader(broker, opts)
 	var scope queue.Scope
 	observe.Include(&scope, simSelector)
 	for t := int64(0); t < secs; t++ {
@@ -104,11 +111,15 @@ func Run(w Workload, duration time.Duration, m Model, c Autoscaler) (*Result, er
 		}
 		if t%tickEvery == 0 {
 			broker.now, broker.outage = Epoch.Add(at), inAny(w.Outages, at)
+			broker.readyNow, broker.consumersNow = s.ready.total, int64(s.readyPods(t))
 			v := View{Observation: policy.Observation{Replicas: s.replicas, CPU: s.cpu(t)}}
-			// The controller's read and observation: an outage, like any
-			// failed read, leaves the queue unavailable.
+			// The controller's reads and observation: an outage, like any
+			// failed read, leaves the queue unavailable; a failed fresh
+			// read leaves the statistics.
 			if snap, err := reader.Snapshot(context.Background(), scope); err == nil {
-				v.Observation.Queue, _ = observe.Queue(snap, simSelector)
+				sw := observe.Workload{Replicas: s.replicas, Queue: simSelector}
+				fresh, _ := observe.ReadFresh(context.Background(), reader, snap, sw)
+				v.Observation.Queue, _ = observe.QueueFresh(snap, fresh, sw)
 			}
 			ch := c.Decide(Epoch.Add(at), v)
 			if ch.Desired != s.replicas && ch.Desired >= 0 {

@@ -23,7 +23,8 @@ import (
 )
 
 // StatsInterval is the management plugin's collect_statistics_interval on
-// brokers the harness starts itself. Queue figures read through the
+// brokers the harness starts itself, unless BrokerOptions.StatsInterval
+// says otherwise. Queue figures read through the
 // management API or the Prometheus endpoint are at most this old.
 const StatsInterval = time.Second
 
@@ -161,16 +162,38 @@ func (b *Broker) Resume(ctx context.Context) error {
 // a Docker engine answers, a private rabbitmq-server node on free loopback
 // ports. It returns ErrNoBroker when none of these is possible.
 func StartBroker(ctx context.Context, logf func(format string, args ...any)) (*Broker, error) {
-	if amqpURL := os.Getenv("RABBITMQ_URL"); amqpURL != "" {
+	return StartBrokerWith(ctx, logf, BrokerOptions{})
+}
+
+// BrokerOptions change the broker StartBrokerWith starts.
+type BrokerOptions struct {
+	// StatsInterval is the collect_statistics_interval, and the management
+	// plugin's sample step, of a broker the harness starts: whole seconds,
+	// 0 for the package's StatsInterval. Another than that is never taken
+	// from the environment (whose interval is unknown): the harness starts
+	// its own broker.
+	StatsInterval time.Duration
+}
+
+// StartBrokerWith is StartBroker with options.
+func StartBrokerWith(ctx context.Context, logf func(format string, args ...any), opts BrokerOptions) (*Broker, error) {
+	interval := opts.StatsInterval
+	if interval == 0 {
+		interval = StatsInterval
+	}
+	if interval < time.Second || interval%time.Second != 0 {
+		return nil, fmt.Errorf("BrokerOptions.StatsInterval: %s is not a whole number of seconds", interval)
+	}
+	if amqpURL := os.Getenv("RABBITMQ_URL"); amqpURL != "" && interval == StatsInterval {
 		return brokerFromEnv(amqpURL, os.Getenv("RABBITMQ_MANAGEMENT_URL"))
 	}
 	if dockerAvailable(ctx) {
-		logf("starting RabbitMQ with testcontainers")
-		return startContainer(ctx)
+		logf("starting RabbitMQ with testcontainers (collect_statistics_interval %s)", interval)
+		return startContainer(ctx, interval)
 	}
 	if bin := findRabbitMQServer(); bin != "" {
-		logf("starting a private RabbitMQ node from %s", bin)
-		return startLocalNode(ctx, bin)
+		logf("starting a private RabbitMQ node from %s (collect_statistics_interval %s)", bin, interval)
+		return startLocalNode(ctx, bin, interval)
 	}
 	return nil, ErrNoBroker
 }
@@ -218,17 +241,17 @@ func dockerAvailable(ctx context.Context) bool {
 	return p.Health(hctx) == nil
 }
 
-func startContainer(ctx context.Context) (*Broker, error) {
+func startContainer(ctx context.Context, interval time.Duration) (*Broker, error) {
 	c, err := tcrabbitmq.Run(ctx, "rabbitmq:3.13-management",
 		testcontainers.WithEnv(map[string]string{
-			"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": fmt.Sprintf("-rabbit collect_statistics_interval %d", StatsInterval.Milliseconds()),
+			"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": fmt.Sprintf("-rabbit collect_statistics_interval %d", interval.Milliseconds()),
 		}),
 		testcontainers.WithExposedPorts("15692/tcp"),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("starting RabbitMQ container: %w", err)
 	}
-	b := &Broker{Source: "testcontainers", Username: c.AdminUsername, Password: c.AdminPassword, StatsInterval: StatsInterval,
+	b := &Broker{Source: "testcontainers", Username: c.AdminUsername, Password: c.AdminPassword, StatsInterval: interval,
 		stop: func(ctx context.Context) error { return c.Terminate(ctx) }}
 	if b.AMQPURL, err = c.AmqpURL(ctx); err != nil {
 		return nil, errors.Join(err, c.Terminate(ctx))
@@ -260,7 +283,7 @@ func findRabbitMQServer() string {
 // for AMQP, management, Prometheus and Erlang distribution, and every file
 // under a temporary directory. As root it runs as the rabbitmq user, as
 // Debian's packaging expects.
-func startLocalNode(ctx context.Context, bin string) (*Broker, error) {
+func startLocalNode(ctx context.Context, bin string, interval time.Duration) (*Broker, error) {
 	ports, err := FreePorts(4)
 	if err != nil {
 		return nil, err
@@ -273,7 +296,7 @@ func startLocalNode(ctx context.Context, bin string) (*Broker, error) {
 	}
 	// The management plugin keeps 5 s samples by default whatever the
 	// collect_statistics_interval; 1 s samples make queue figures fresh.
-	secs := int(StatsInterval.Seconds())
+	secs := int(interval.Seconds())
 	conf := fmt.Sprintf(`listeners.tcp.default = 127.0.0.1:%d
 management.tcp.ip = 127.0.0.1
 management.tcp.port = %d
@@ -283,7 +306,7 @@ collect_statistics_interval = %d
 management.sample_retention_policies.global.minute = %d
 management.sample_retention_policies.basic.minute = %d
 management.sample_retention_policies.detailed.10 = %d
-`, amqpPort, mgmtPort, promPort, StatsInterval.Milliseconds(), secs, secs, secs)
+`, amqpPort, mgmtPort, promPort, interval.Milliseconds(), secs, secs, secs)
 	files := map[string]string{
 		"rabbitmq.conf":   conf,
 		"enabled_plugins": "[rabbitmq_management,rabbitmq_prometheus].\n",
@@ -328,7 +351,7 @@ management.sample_retention_policies.detailed.10 = %d
 		Username:      "guest",
 		Password:      "guest",
 		Source:        "rabbitmq-server",
-		StatsInterval: StatsInterval,
+		StatsInterval: interval,
 	}
 	node := &localNode{cmd: cmd, dir: dir, name: nodeName, broker: b}
 	if err := node.start(ctx); err != nil {
