@@ -165,11 +165,25 @@ func (rt *rateTracker) rates(h *history) Rates {
 	base, cur := h.pts[0], h.pts[len(h.pts)-1]
 	span := cur.t.Sub(base.t)
 	r := Rates{Span: span}
-	if h.hasPrior {
+	switch {
+	case h.hasPrior && h.newest.brokerCT:
 		// Over the broker's last sampling step, whatever the window.
 		if rspan := h.newest.ct.Sub(h.prior.ct); rspan > 0 {
 			r.RecentSpan = rspan
 			r.RecentPublish = float64(h.newest.c.Publish-h.prior.c.Publish) / rspan.Seconds()
+		}
+	case h.hasNewest && !h.newest.brokerCT:
+		// Without the broker's own sample times (the Prometheus
+		// endpoint), two reads within one refresh of its figures would
+		// show a counter standing still while messages arrive: the
+		// recent span is at least minSpan, from the stored points.
+		for i := len(h.pts) - 1; i >= 0; i-- {
+			p := h.pts[i]
+			if rspan := h.newest.ct.Sub(p.ct); p.hasC && rspan >= rt.minSpan {
+				r.RecentSpan = rspan
+				r.RecentPublish = float64(h.newest.c.Publish-p.c.Publish) / rspan.Seconds()
+				break
+			}
 		}
 	}
 	if len(h.pts) < 2 || span < rt.minSpan {

@@ -211,13 +211,17 @@ func TestRecentPublish(t *testing.T) {
 			},
 		},
 		{
-			name: "close reads: the previous read, not the kept point",
+			// Without the broker's sample times two reads may fall within
+			// one refresh of the endpoint's figures: the recent span is
+			// then at least the minimum span, from the kept points.
+			name: "no broker times: at least the minimum span",
 			obs: []obs{
 				{at: s(0), ct: none, publish: 0},
-				{at: s(1), ct: none, publish: 3, want: 3, span: s(1)},
-				{at: s(2), ct: none, publish: 6, want: 3, span: s(1)}, // overwrites the point at 1s
-				{at: s(3), ct: none, publish: 6, want: 0, span: s(1)},
-				{at: s(5), ct: none, publish: 16, want: 5, span: s(2)},
+				{at: s(5), ct: none, publish: 10}, // 5 s: too short to tell
+				{at: s(10), ct: none, publish: 20, want: 2, span: s(10)},
+				{at: s(15), ct: none, publish: 20, want: 1, span: s(10)},
+				{at: s(20), ct: none, publish: 20, want: 0, span: s(10)}, // quiet
+				{at: s(21), ct: none, publish: 20, want: 0, span: s(11)},
 			},
 		},
 		{
@@ -244,7 +248,7 @@ func TestRecentPublish(t *testing.T) {
 				{at: s(0), ct: s(0), publish: 0},
 				{at: s(5), ct: s(5), publish: 50, want: 10, span: s(5)},
 				{at: s(10), ct: none, publish: 100}, // broker times gone
-				{at: s(15), ct: none, publish: 100, want: 0, span: s(5)},
+				{at: s(15), ct: none, publish: 100}, // 5 s without broker times: too short
 				{at: s(20), ct: none, publish: -1}, // counters gone
 				{at: s(25), ct: none, publish: 200},
 			},
