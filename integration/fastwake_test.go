@@ -181,7 +181,10 @@ func TestManagementHeadMessageTimestamp(t *testing.T) {
 // TestFastWakeFromZero: on a broker whose statistics refresh every 5 s
 // (RabbitMQ's default collect_statistics_interval), a workload at zero with
 // KEDA's e2e knobs is woken by the controller's passive declare within a
-// tick and a second of a burst, not at the next statistics sample.
+// tick and a second of a burst, not at the next statistics sample; and
+// once a consumer has drained the queue it is back at zero within
+// scale-to-zero-after (KEDA's cooldownPeriod, 10 s) and two ticks of the
+// statistics showing the queue empty.
 func TestFastWakeFromZero(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -216,7 +219,7 @@ func TestFastWakeFromZero(t *testing.T) {
 	kc := kubernetes.NewForConfigOrDie(cp.Config)
 	ns := createNamespace(ctx, t, kc)
 	createDeployment(ctx, t, kc, ns, "sleeper", 0, annotations(q, "broker", "slowstats",
-		"target-depth-per-pod", "10", "min-replicas", "0", "max-replicas", "4", "activation-depth", "5", "scale-down-cooldown", "10s"))
+		"target-depth-per-pod", "10", "min-replicas", "0", "max-replicas", "4", "activation-depth", "5", "scale-to-zero-after", "10s"))
 	startController(t, ns, queue.BrokerConfig{
 		Name:          "slowstats",
 		ManagementURL: slow.ManagementURL,
@@ -266,4 +269,65 @@ func TestFastWakeFromZero(t *testing.T) {
 	if lag > tickInterval+time.Second {
 		t.Errorf("scaled up %s after the burst, want within a tick (%s) plus 1s", lag, tickInterval)
 	}
+
+	// The drain: a consumer takes the 100 (prefetch 10, 20 ms each), and
+	// nothing more is published.
+	lastAck := drainQueue(ctx, t, slow, q, 100)
+	var seenEmpty time.Time
+	for deadline := time.Now().Add(3 * statsInterval); seenEmpty.IsZero(); time.Sleep(50 * time.Millisecond) {
+		var st struct {
+			Messages *int `json:"messages"`
+		}
+		if body, err := getQueue(ctx, slow, q, "messages"); err == nil && json.Unmarshal(body, &st) == nil && st.Messages != nil && *st.Messages == 0 {
+			seenEmpty = time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the management API did not show %q empty within %s of the last ack", q, 3*statsInterval)
+		}
+	}
+	const idle = 10 * time.Second
+	zero := waitReplicas(ctx, t, kc, ns, "sleeper", 0, idle+3*statsInterval+5*time.Second)
+	t.Logf("drained: replicas 4 -> 0 %s after the last ack, %s after the management API showed the queue empty (scale-to-zero-after %s, tick %s, collect_statistics_interval %s)",
+		zero.Sub(lastAck).Round(10*time.Millisecond), zero.Sub(seenEmpty).Round(10*time.Millisecond), idle, tickInterval, statsInterval)
+	if limit := idle + 2*tickInterval; zero.Sub(seenEmpty) > limit {
+		t.Errorf("zero %s after the queue was seen empty, want within scale-to-zero-after plus two ticks (%s)", zero.Sub(seenEmpty), limit)
+	}
+}
+
+// drainQueue consumes n messages from q on b, acknowledging each after
+// 20 ms of "work" with a prefetch of 10, and returns when the last one was
+// acknowledged.
+func drainQueue(ctx context.Context, t *testing.T, b *harness.Broker, q string, n int) time.Time {
+	t.Helper()
+	conn, err := amqp.Dial(b.AMQPURL)
+	if err != nil {
+		t.Fatalf("dialing %s: %v", b, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Qos(10, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	deliveries, err := ch.ConsumeWithContext(ctx, q, "", false, false, false, false, nil)
+	if err != nil {
+		t.Fatalf("consuming %q: %v", q, err)
+	}
+	for i := range n {
+		select {
+		case d, ok := <-deliveries:
+			if !ok {
+				t.Fatalf("the consumer closed after %d of %d messages", i, n)
+			}
+			time.Sleep(20 * time.Millisecond)
+			if err := d.Ack(false); err != nil {
+				t.Fatalf("ack: %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatalf("drained %d of %d messages: %v", i, n, ctx.Err())
+		}
+	}
+	return time.Now()
 }

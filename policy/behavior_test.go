@@ -148,10 +148,11 @@ func TestQuietFromCounters(t *testing.T) {
 	drained.RecentRateSpan, drained.RecentPublishRate = 5*time.Second, 0
 	queues := append(repeat(3, busy), repeat(14, drained)...)
 	got := run(t, spec, 1, time.Second, queues)
-	// Last seen busy at 2s; zero once 10 s have passed since: at 12s.
+	// Last seen busy at 2s, first seen quiet at 3s; zero once 10 s have
+	// passed since: at 13s.
 	for i, r := range got {
 		want := int32(1)
-		if i >= 12 {
+		if i >= 13 {
 			want = 0
 		}
 		if r != want {

@@ -147,6 +147,12 @@ func (t *tick) observe() {
 	if t.arrivedNow || next.LastArrival.IsZero() {
 		next.LastArrival = t.now
 	}
+	switch {
+	case t.arrivedNow:
+		next.QuietSince = time.Time{}
+	case next.QuietSince.IsZero() || next.QuietSince.After(t.now):
+		next.QuietSince = t.now
+	}
 
 	// Learn the per-pod rate only while consumers are saturated: messages
 	// wait (at least one per pod) and every pod appears to consume.
@@ -416,7 +422,7 @@ func (t *tick) combine() {
 		}
 
 	default:
-		quiet := t.now.Sub(t.next.LastArrival)
+		quiet := t.now.Sub(t.next.QuietSince)
 		if spec.MinReplicas == 0 && t.all == 0 && !t.arrivedNow && quiet >= spec.ScaleToZeroAfter {
 			t.idle = true
 			if cpu.Available && cpu.effective(t.cur) > 0 {
@@ -488,8 +494,11 @@ func (t *tick) behave() {
 			desired = lim
 		}
 		if desired == 0 && spec.MinReplicas == 0 && !t.idle {
-			t.limit(Limit{Kind: LimitRecentArrivals, From: 0, To: 1,
-				Until: t.next.LastArrival.Add(spec.ScaleToZeroAfter)})
+			until := t.now.Add(spec.ScaleToZeroAfter) // not quiet yet
+			if !t.next.QuietSince.IsZero() {
+				until = t.next.QuietSince.Add(spec.ScaleToZeroAfter)
+			}
+			t.limit(Limit{Kind: LimitRecentArrivals, From: 0, To: 1, Until: until})
 			desired = 1
 		}
 	}
@@ -684,7 +693,7 @@ func (t *tick) appendCause(b []byte) []byte {
 			break
 		}
 		b = append(b, "queue empty, no arrivals for "...)
-		b = appendDuration(b, t.now.Sub(t.next.LastArrival))
+		b = appendDuration(b, t.now.Sub(t.next.QuietSince))
 		b = appendWants(b, 0)
 	case DrivenByActivation:
 		b = append(b, "depth "...)

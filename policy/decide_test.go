@@ -479,7 +479,7 @@ func TestScaleToZero(t *testing.T) {
 	zero := []string{policy.KeyMinReplicas, "0"}
 	quiet := func(ago time.Duration) policy.State {
 		s := settled(2)
-		s.LastArrival = t0.Add(-ago)
+		s.LastArrival, s.QuietSince = t0.Add(-ago), t0.Add(-ago)
 		return s
 	}
 	idle := withRates(q(0, 0), 0, 0)

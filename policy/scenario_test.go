@@ -279,9 +279,11 @@ func TestScenarioZeroAndBack(t *testing.T) {
 		{"11m0s", idle, "1 -> 1 depth [scale-down-window]", ""},
 		{"12m0s", idle, "1 -> 1 depth [scale-down-window]", ""},
 		{"13m0s", idle, "1 -> 1 depth [scale-down-window]", ""},
-		{"14m0s", idle, "1 -> 0 idle", ""},
-		{"15m0s", withRates(q(50, 0), 1, 0), "0 -> 1 depth", "depth 50 > 0 pods x 100 wants 1; scale 0 -> 1"},
-		{"16m0s", withRates(q(0, 0), 2, 2), "1 -> 1 depth [scale-down-window]", ""},
+		// Quiet since 10m, the first tick that saw it so.
+		{"14m0s", idle, "1 -> 1 depth [recent-arrivals]", ""},
+		{"15m0s", idle, "1 -> 0 idle", "queue empty, no arrivals for 5m0s wants 0; scale 1 -> 0"},
+		{"16m0s", withRates(q(50, 0), 1, 0), "0 -> 1 depth", "depth 50 > 0 pods x 100 wants 1; scale 0 -> 1"},
+		{"17m0s", withRates(q(0, 0), 2, 2), "1 -> 1 depth [scale-down-window]", ""},
 	}
 	replay(t, spec, 2, policy.State{}, steps)
 }

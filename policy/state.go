@@ -62,6 +62,13 @@ type State struct {
 	// present, or the signal was unknown (which counts as activity). Scale
 	// to zero needs it to be at least the scale-down cooldown ago.
 	LastArrival time.Time `json:"lastArrival,omitzero"`
+	// QuietSince is the first tick that saw the queue quiet (empty,
+	// unacked messages included, and its publish counter still) after
+	// activity; zero while it is active. Scale to zero needs it to be at
+	// least scale-to-zero-after ago: the quiet is counted from when it
+	// was seen, not from the last activity, which may be up to a tick
+	// (and a statistics sample) earlier.
+	QuietSince time.Time `json:"quietSince,omitzero"`
 }
 
 // Recommendation is one entry of the scale-down window.
@@ -166,7 +173,7 @@ func (s State) Resumed(now time.Time, replicas int32) State {
 // tick to tick does not count.
 func (s State) Durable() State {
 	s.History, s.UpHistory = nil, nil
-	s.LastArrival = time.Time{}
+	s.LastArrival, s.QuietSince = time.Time{}, time.Time{}
 	s.SaturatedSince, s.SaturatedReplicas = time.Time{}, 0
 	s.PerPodRateAt = time.Time{}
 	if s.PerPodRate > 0 {
