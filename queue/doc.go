@@ -11,8 +11,24 @@
 // Configuration comes from a file (LoadConfig, ParseConfig: YAML or JSON,
 // strict, defaulted, validated with errors that name the field and value)
 // and becomes one Reader per broker (Open, Brokers.Reader, Brokers.Readers;
-// OpenFile does LoadConfig and Open in one call, as the controller and the
-// external metrics adapter both start). Every tick the controller builds a
+// OpenFile does LoadConfig and Open in one call). The controller and the
+// external metrics adapter both hold the file as a File (OpenFileWatched):
+// Watch reads it again every period, a changed file is opened with
+// Brokers.Reopen (unchanged brokers keep their readers, connections and
+// rate history), and a file that does not load keeps the brokers in use
+// and is logged, naming the field, once per content. Each tick takes
+// File.Brokers once.
+//
+// # Who may read a broker
+//
+// A broker's allow (Access) lists the namespaces that may use it by name
+// (allow.namespaces) or by label (allow.namespaceSelector, a LabelSelector:
+// the Kubernetes shape and meaning, matchLabels and matchExpressions with
+// In, NotIn, Exists, DoesNotExist, kept as plain data and matched here
+// because this package imports nothing of Kubernetes), and the vhosts
+// (allow.vhosts). Brokers.Allowed checks a Namespace (its name, and its
+// labels when the caller knows them: unknown labels match no selector)
+// and returns an error wrapping ErrNotAllowed that names the rule. Every tick the controller builds a
 // Scope from the workloads on a broker (Scope.Add) and calls Reader.Snapshot
 // once; each workload then asks the Snapshot with Lookup (a list of queue
 // names, summed) or Match (a regexp over the queue names of a vhost). Neither makes a request. Reader.Latest returns the last
@@ -77,8 +93,8 @@
 // ErrStatsUnavailable concern one queue and come from lookups, never from a
 // read; ErrBrokerUnavailable (unreachable, timeout, 5xx, AMQP connection
 // down) and ErrUnauthorized (401, 403, ACCESS_REFUSED) are distinct;
-// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig and ErrUnknownBroker
-// complete the set. *BrokerError and *QueueError carry the broker, the
+// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig, ErrUnknownBroker
+// and ErrNotAllowed complete the set. *BrokerError and *QueueError carry the broker, the
 // request and the queue. URLs in configuration must not carry credentials
 // (validation refuses them and shows the URL without them); passwords come
 // from environment variables or files, re-read on every read, and appear in
