@@ -30,7 +30,7 @@ func TestAdapterManifests(t *testing.T) {
 		}
 	}
 	slices.Sort(bindings)
-	wantBindings := []string{"/rabbitscale-external-metrics-reader", "/system:auth-delegator", "kube-system/extension-apiserver-authentication-reader"}
+	wantBindings := []string{"/rabbitscale-adapter", "/rabbitscale-external-metrics-reader", "/system:auth-delegator", "kube-system/extension-apiserver-authentication-reader"}
 	if diff := cmp.Diff(wantBindings, bindings); diff != "" {
 		t.Errorf("role bindings namespace/role (-want +got):\n%s", diff)
 	}

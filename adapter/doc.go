@@ -24,6 +24,13 @@
 // selector, ServiceUnavailable before the first read, for a snapshot older
 // than maxAge, and for rates not computed yet.
 //
+// The brokers come from a BrokerSet (FileBrokers: the broker file as
+// queue.File last reloaded it, so ConfigMap edits apply without a restart;
+// Brokers for a fixed set), taken once per refresh and once per query. Its
+// allow lists apply to the namespace of the HPA that asks, with the
+// namespace's labels from LabelsFrom (the binary's metadata-only Namespace
+// informer) for allow.namespaceSelector: a refused query is Forbidden.
+//
 // Each read is reported to a BrokerObserver; the binary passes the metrics
 // package's collectors, registered on the API server's own /metrics, so the
 // adapter exports the same rabbitscale_broker_* series as the controller.

@@ -73,39 +73,101 @@ type noObserver struct{}
 
 func (noObserver) ObserveBrokerRequest(string, time.Duration, error) {}
 
+// BrokerSet gives the brokers as they are configured now, with their allow
+// lists: a reloaded configuration file changes them (FileBrokers).
+type BrokerSet interface {
+	Current() (readers map[string]SnapshotReader, allowed Allowed)
+}
+
+// Allowed says whether an HPA in namespace ns may read vhost on a broker
+// (*queue.Brokers.Allowed, or queue.Access.Check for one broker). Nil
+// allows everything.
+type Allowed func(broker string, ns queue.Namespace, vhost string) error
+
+// Brokers is a BrokerSet that does not change.
+type Brokers struct {
+	Readers map[string]SnapshotReader
+	Allowed Allowed
+}
+
+// Current implements BrokerSet.
+func (b Brokers) Current() (map[string]SnapshotReader, Allowed) { return b.Readers, b.Allowed }
+
+// FileBrokers is the BrokerSet of a broker configuration file that the
+// process reloads (queue.File.Watch), as the controller reads it.
+func FileBrokers(f *queue.File) BrokerSet { return fileBrokers{f} }
+
+type fileBrokers struct{ f *queue.File }
+
+func (b fileBrokers) Current() (map[string]SnapshotReader, Allowed) {
+	set := b.f.Brokers()
+	readers := map[string]SnapshotReader{}
+	for name, r := range set.Readers() {
+		readers[name] = r
+	}
+	return readers, set.Allowed
+}
+
+// NamespaceGetter gets a namespace's metadata: client-go's metadata lister
+// of namespaces (metadatalister.Lister) implements it.
+type NamespaceGetter interface {
+	Get(name string) (*metav1.PartialObjectMetadata, error)
+}
+
 // Provider answers external metrics API queries from the latest snapshot
 // of each broker, which Run refreshes on an interval: an HPA query costs no
 // broker request, however many HPAs ask.
 type Provider struct {
-	readers map[string]SnapshotReader
-	maxAge  time.Duration
-	clock   clock.PassiveClock
-	observe BrokerObserver
-	allowed func(broker, namespace, vhost string) error
+	set        BrokerSet
+	maxAge     time.Duration
+	clock      clock.PassiveClock
+	observe    BrokerObserver
+	namespaces NamespaceGetter
 }
 
 var _ provider.ExternalMetricsProvider = (*Provider)(nil)
 
-// NewProvider serves the readers' snapshots, keyed by broker name. A
-// snapshot older than maxAge is refused (the HPA then keeps the current
-// replicas) rather than served as if it were current. obs may be nil; with
-// it Run records every broker read.
-func NewProvider(readers map[string]SnapshotReader, maxAge time.Duration, clk clock.PassiveClock, obs BrokerObserver) *Provider {
+// NewProvider serves the snapshots of set's readers, keyed by broker name,
+// to the namespaces its allow lists let read them (the same rule the
+// controller applies to workloads; Forbidden otherwise). Each refresh and
+// each query takes the set's current brokers once: after a reload, a
+// broker whose configuration changed has a new reader, which serves once
+// the next refresh has read it. A snapshot older than maxAge is refused
+// (the HPA then keeps the current replicas) rather than served as if it
+// were current. obs may be nil; with it Run records every broker read.
+func NewProvider(set BrokerSet, maxAge time.Duration, clk clock.PassiveClock, obs BrokerObserver) *Provider {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
 	if obs == nil {
 		obs = noObserver{}
 	}
-	return &Provider{readers: readers, maxAge: maxAge, clock: clk, observe: obs}
+	if set == nil {
+		set = Brokers{}
+	}
+	return &Provider{set: set, maxAge: maxAge, clock: clk, observe: obs}
 }
 
-// RestrictTo makes the provider ask allowed (*queue.Brokers.Allowed: the
-// brokers' allow lists) whether the namespace of the HPA that asks may
-// read the vhost on the broker, and answer Forbidden when it may not: the
-// same rule the controller applies to workloads.
-func (p *Provider) RestrictTo(allowed func(broker, namespace, vhost string) error) {
-	p.allowed = allowed
+// LabelsFrom gives the provider the namespaces' labels, which the brokers'
+// allow.namespaceSelector matches. Without it (or for a namespace it does
+// not know) the labels are unknown, and no selector matches.
+func (p *Provider) LabelsFrom(namespaces NamespaceGetter) {
+	p.namespaces = namespaces
+}
+
+// namespace is what the allow lists check of namespace name.
+func (p *Provider) namespace(name string) queue.Namespace {
+	ns := queue.Namespace{Name: name}
+	if p.namespaces == nil {
+		return ns
+	}
+	if m, err := p.namespaces.Get(name); err == nil {
+		ns.Labels = m.Labels
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+	}
+	return ns
 }
 
 // Refresh reads every broker once, concurrently, listing all its queues.
@@ -113,13 +175,14 @@ func (p *Provider) RestrictTo(allowed func(broker, namespace, vhost string) erro
 // previous snapshot.
 func (p *Provider) Refresh(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
-	names := slices.Sorted(maps.Keys(p.readers))
+	readers, _ := p.set.Current()
+	names := slices.Sorted(maps.Keys(readers))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
 			start := p.clock.Now()
-			snap, err := p.readers[name].Snapshot(ctx, queue.Scope{})
+			snap, err := readers[name].Snapshot(ctx, queue.Scope{})
 			p.observe.ObserveBrokerRequest(name, p.clock.Since(start), err)
 			if err != nil {
 				errs[i] = fmt.Errorf("broker %q: %w", name, err)
@@ -169,7 +232,7 @@ func (p *Provider) ListAllExternalMetrics() []provider.ExternalMetricInfo {
 
 // GetExternalMetric answers one query from the HPA of namespace. Queues are
 // not namespaced: RBAC on external.metrics.k8s.io decides who may ask at
-// all, and the brokers' allow lists (RestrictTo) which namespaces may read
+// all, and the brokers' allow lists (the BrokerSet's) which namespaces may read
 // which broker and vhost.
 func (p *Provider) GetExternalMetric(ctx context.Context, namespace string, metricSelector labels.Selector, info provider.ExternalMetricInfo) (*external_metrics.ExternalMetricValueList, error) {
 	gr := schema.GroupResource{Group: external_metrics.GroupName, Resource: info.Metric}
@@ -180,16 +243,17 @@ func (p *Provider) GetExternalMetric(ctx context.Context, namespace string, metr
 	if err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", info.Metric, err))
 	}
-	brokerName, err := p.broker(sel.broker)
+	readers, allowed := p.set.Current()
+	brokerName, err := brokerFor(readers, sel.broker)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", info.Metric, err))
 	}
-	if p.allowed != nil {
-		if err := p.allowed(brokerName, namespace, sel.vhost); err != nil {
+	if allowed != nil {
+		if err := allowed(brokerName, p.namespace(namespace), sel.vhost); err != nil {
 			return nil, apierrors.NewForbidden(gr, strings.Join(sel.queues, ","), err)
 		}
 	}
-	snap := p.readers[brokerName].Latest()
+	snap := readers[brokerName].Latest()
 	if snap == nil {
 		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("broker %q has not been read yet", brokerName))
 	}
@@ -278,20 +342,22 @@ func parseSelector(s labels.Selector) (selected, error) {
 	return out, nil
 }
 
-func (p *Provider) broker(name string) (string, error) {
+// brokerFor picks the broker a query names, or the only one, or the one
+// named "default".
+func brokerFor(readers map[string]SnapshotReader, name string) (string, error) {
 	if name != "" {
-		if _, ok := p.readers[name]; !ok {
+		if _, ok := readers[name]; !ok {
 			return "", fmt.Errorf("%w: %q", queue.ErrUnknownBroker, name)
 		}
 		return name, nil
 	}
-	if len(p.readers) == 1 {
-		for n := range p.readers {
+	if len(readers) == 1 {
+		for n := range readers {
 			return n, nil
 		}
 	}
-	if _, ok := p.readers["default"]; ok {
+	if _, ok := readers["default"]; ok {
 		return "default", nil
 	}
-	return "", fmt.Errorf("label %q is required: %d brokers are configured and none is named \"default\"", LabelBroker, len(p.readers))
+	return "", fmt.Errorf("label %q is required: %d brokers are configured and none is named \"default\"", LabelBroker, len(readers))
 }

@@ -3,6 +3,8 @@ package adapter
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
@@ -75,7 +79,7 @@ func brokerSnapshot(broker string, at time.Time) *queue.Snapshot {
 func TestProviderAnswersFromTheLatestSnapshot(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	main := &fakeReader{next: brokerSnapshot("main", t0)}
-	p := NewProvider(map[string]SnapshotReader{"main": main}, time.Minute, clk, nil)
+	p := NewProvider(Brokers{Readers: map[string]SnapshotReader{"main": main}}, time.Minute, clk, nil)
 	if err := p.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +130,7 @@ func TestProviderErrorsTheHPACanActOn(t *testing.T) {
 		"never":  &fakeReader{err: &queue.BrokerError{Broker: "never", Kind: queue.ErrBrokerUnavailable}},
 	}
 	obs := &fakeObserver{}
-	p := NewProvider(readers, time.Minute, clk, obs)
+	p := NewProvider(Brokers{Readers: readers}, time.Minute, clk, obs)
 	err := p.Refresh(context.Background())
 	if !errors.Is(err, queue.ErrBrokerUnavailable) {
 		t.Fatalf("Refresh error = %v, want ErrBrokerUnavailable", err)
@@ -177,7 +181,7 @@ func TestProviderErrorsTheHPACanActOn(t *testing.T) {
 func TestProviderPublishRateUnavailableBeforeTwoSamples(t *testing.T) {
 	s := queue.NewSnapshot("main", queue.SourceManagement, t0, queue.Coverage{Listed: true})
 	s.Set(queue.QueueKey{Vhost: "/", Name: "fresh"}, queue.QueueStats{Ready: 3, UnackedAvailable: true, SampleTime: t0})
-	p := NewProvider(map[string]SnapshotReader{"main": &fakeReader{latest: s}}, 0, clocktesting.NewFakeClock(t0), nil)
+	p := NewProvider(Brokers{Readers: map[string]SnapshotReader{"main": &fakeReader{latest: s}}}, 0, clocktesting.NewFakeClock(t0), nil)
 	_, err := p.GetExternalMetric(context.Background(), "", mustSelector(t, "queue=fresh"), provider.ExternalMetricInfo{Metric: MetricPublishRate})
 	if !apierrors.IsServiceUnavailable(err) {
 		t.Fatalf("error = %v, want ServiceUnavailable: a rate must not read as 0 before it is known", err)
@@ -199,7 +203,7 @@ func TestProviderListsEveryMetric(t *testing.T) {
 func TestProviderRunRefreshesOnEveryTick(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
 	r := &fakeReader{next: brokerSnapshot("main", t0), readDone: make(chan struct{})}
-	p := NewProvider(map[string]SnapshotReader{"main": r}, time.Minute, clk, nil)
+	p := NewProvider(Brokers{Readers: map[string]SnapshotReader{"main": r}}, time.Minute, clk, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx, 5*time.Second); close(done) }()
@@ -235,8 +239,8 @@ func mustSelector(t *testing.T, s string) labels.Selector {
 // an HPA elsewhere gets Forbidden, and nothing of the queue.
 func TestProviderAppliesTheBrokersAllowList(t *testing.T) {
 	clk := clocktesting.NewFakeClock(t0)
-	p := NewProvider(map[string]SnapshotReader{"main": &fakeReader{next: brokerSnapshot("main", t0)}}, time.Minute, clk, nil)
-	p.RestrictTo(queue.Access{Namespaces: []string{"shop"}, Vhosts: []string{"/"}}.Check)
+	access := queue.Access{Namespaces: []string{"shop"}, Vhosts: []string{"/"}}
+	p := NewProvider(Brokers{Readers: map[string]SnapshotReader{"main": &fakeReader{next: brokerSnapshot("main", t0)}}, Allowed: access.Check}, time.Minute, clk, nil)
 	if err := p.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -253,5 +257,98 @@ func TestProviderAppliesTheBrokersAllowList(t *testing.T) {
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.want) || got != nil {
 			t.Errorf("%s asking %s: %v, %v; want Forbidden saying %q and no value", tc.namespace, tc.selector, got, err, tc.want)
 		}
+	}
+}
+
+// fakeNamespaces is a NamespaceGetter over namespace labels.
+type fakeNamespaces map[string]map[string]string
+
+func (f fakeNamespaces) Get(name string) (*metav1.PartialObjectMetadata, error) {
+	l, ok := f[name]
+	if !ok {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, name)
+	}
+	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}, nil
+}
+
+// An HPA in a namespace whose labels match the broker's
+// allow.namespaceSelector reads the queue; one whose labels do not, or
+// whose namespace is not known, gets Forbidden.
+func TestProviderAppliesTheNamespaceSelector(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	access := queue.Access{NamespaceSelector: &queue.LabelSelector{MatchLabels: map[string]string{"team": "shop"}}}
+	p := NewProvider(Brokers{Readers: map[string]SnapshotReader{"main": &fakeReader{next: brokerSnapshot("main", t0)}}, Allowed: access.Check}, time.Minute, clk, nil)
+	p.LabelsFrom(fakeNamespaces{"shop-eu": {"team": "shop"}, "mail": {"team": "mail"}})
+	if err := p.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	info := provider.ExternalMetricInfo{Metric: MetricMessages}
+	got, err := p.GetExternalMetric(context.Background(), "shop-eu", mustSelector(t, "queue=orders"), info)
+	if err != nil || got.Items[0].Value.String() != "150" {
+		t.Fatalf("shop-eu's HPA: %v, %v; want 150 messages", got, err)
+	}
+	for _, tc := range []struct{ namespace, want string }{
+		{"mail", `namespace "mail": not allowed by the broker configuration (allow.namespaceSelector: "team=shop")`},
+		{"unknown", `namespace "unknown": not allowed by the broker configuration (allow.namespaceSelector: "team=shop", which cannot match: the namespace's labels are not known)`},
+	} {
+		got, err := p.GetExternalMetric(context.Background(), tc.namespace, mustSelector(t, "queue=orders"), info)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tc.want) || got != nil {
+			t.Errorf("%s asking: %v, %v; want Forbidden saying %q and no value", tc.namespace, got, err, tc.want)
+		}
+	}
+}
+
+// With FileBrokers, the provider serves the brokers and allow lists of the
+// file as last reloaded, and keeps them when the new file is invalid.
+func TestProviderFollowsTheReloadedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "brokers.yaml")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("brokers:\n- {name: a, prometheusURLs: [\"http://127.0.0.1:1\"], allow: {namespaces: [shop]}}\n")
+	f, err := queue.OpenFileWatched(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	p := NewProvider(FileBrokers(f), time.Minute, clocktesting.NewFakeClock(t0), nil)
+	ask := func(namespace, selector string) error {
+		_, err := p.GetExternalMetric(context.Background(), namespace, mustSelector(t, selector), provider.ExternalMetricInfo{Metric: MetricMessages})
+		return err
+	}
+	// Before any read, an allowed query is unavailable; a refused one
+	// Forbidden; an unknown broker a bad request.
+	if err := ask("shop", "queue=orders,broker=a"); !apierrors.IsServiceUnavailable(err) {
+		t.Errorf("shop asking broker a: %v, want ServiceUnavailable (not read yet)", err)
+	}
+	if err := ask("mail", "queue=orders,broker=a"); !apierrors.IsForbidden(err) {
+		t.Errorf("mail asking broker a: %v, want Forbidden", err)
+	}
+	if err := ask("mail", "queue=orders,broker=b"); !apierrors.IsBadRequest(err) {
+		t.Errorf("asking broker b before it is configured: %v, want BadRequest", err)
+	}
+
+	write("brokers:\n- {name: a, prometheusURLs: [\"http://127.0.0.1:1\"], allow: {namespaces: [mail]}}\n- {name: b, prometheusURLs: [\"http://127.0.0.1:2\"]}\n")
+	if _, err := f.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ask("shop", "queue=orders,broker=a"); !apierrors.IsForbidden(err) {
+		t.Errorf("shop asking broker a after its allow list moved to mail: %v, want Forbidden", err)
+	}
+	for _, sel := range []string{"queue=orders,broker=a", "queue=orders,broker=b"} {
+		if err := ask("mail", sel); !apierrors.IsServiceUnavailable(err) {
+			t.Errorf("mail asking %s after the reload: %v, want ServiceUnavailable (configured, not read yet)", sel, err)
+		}
+	}
+
+	write("brokers:\n- {name: c, prometheusURLs: [\"http://127.0.0.1:3\"], allow: {namespaceSelector: {matchLabels: {team: \"-x\"}}}}\n")
+	if _, err := f.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), `brokers[0].allow.namespaceSelector.matchLabels["team"]`) {
+		t.Errorf("reload of an invalid file: %v, want an error naming the field", err)
+	}
+	if err := ask("mail", "queue=orders,broker=b"); !apierrors.IsServiceUnavailable(err) {
+		t.Errorf("mail asking broker b after an invalid file: %v, want the previous brokers kept", err)
 	}
 }

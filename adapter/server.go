@@ -36,7 +36,8 @@ func Serve(ctx context.Context, p *Provider, interval time.Duration, server *cmo
 		defer close(refreshed)
 		p.Run(ctx, interval)
 	}()
-	klog.FromContext(ctx).Info("Serving external metrics", "brokers", slices.Sorted(maps.Keys(p.readers)), "interval", interval,
+	readers, _ := p.set.Current()
+	klog.FromContext(ctx).Info("Serving external metrics", "brokers", slices.Sorted(maps.Keys(readers)), "interval", interval,
 		"address", fmt.Sprintf("%s:%d", server.SecureServing.BindAddress, server.SecureServing.BindPort))
 	err := base.Run(ctx)
 	cancel()

@@ -49,11 +49,17 @@ const minRewrite = 30 * time.Second
 type Config struct {
 	Kube    kubernetes.Interface
 	Brokers map[string]Snapshotter
-	// Allowed, when set, says whether a workload in namespace may read
+	// Allowed, when set, says whether a workload in namespace ns may read
 	// vhost on a broker (*queue.Brokers.Allowed: the brokers' allow
 	// lists). A workload it refuses is not read at all: it holds, with a
 	// BrokerNotAllowed warning. Nil allows everything.
-	Allowed func(broker, namespace, vhost string) error
+	Allowed Allowed
+	// Namespaces gives the namespaces' labels, which Allowed matches
+	// against the brokers' allow.namespaceSelector: a metadata-only
+	// Namespace lister (`rabbitscale run` watching every namespace). Nil
+	// means the labels are unknown, and no selector matches (a controller
+	// watching only some namespaces has no right to read them).
+	Namespaces NamespaceGetter
 	// BrokerSet, when set, replaces Brokers and Allowed with a set that
 	// may change while the controller runs (a reloaded configuration
 	// file): each tick takes the current set once, at its start.
@@ -120,7 +126,17 @@ func AnnotationWriteBudget(qps float32, interval time.Duration) int {
 // BrokerSet gives the brokers as they are configured now, with their allow
 // lists (Config.Allowed).
 type BrokerSet interface {
-	Current() (brokers map[string]Snapshotter, allowed func(broker, namespace, vhost string) error)
+	Current() (brokers map[string]Snapshotter, allowed Allowed)
+}
+
+// Allowed says whether a workload in namespace ns may read vhost on a
+// broker: *queue.Brokers.Allowed, or queue.Access.Check for one broker.
+type Allowed func(broker string, ns queue.Namespace, vhost string) error
+
+// NamespaceGetter gets a namespace's metadata: client-go's metadata lister
+// of namespaces (metadatalister.Lister) implements it.
+type NamespaceGetter interface {
+	Get(name string) (*metav1.PartialObjectMetadata, error)
 }
 
 // ErrNotLeader says that the process may not write: it lost its lease, or
@@ -146,8 +162,9 @@ type Observer interface {
 type Controller struct {
 	kube     kubernetes.Interface
 	brokers  map[string]Snapshotter
-	allowed  func(broker, namespace, vhost string) error
+	allowed  Allowed
 	set      BrokerSet // brokers and allowed come from it (takeBrokers)
+	nsGetter NamespaceGetter
 	recorder record.EventRecorder
 	clock    clock.WithTicker
 	interval time.Duration
@@ -242,7 +259,7 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 		cfg.BrokerSet = staticBrokers{cfg.Brokers, cfg.Allowed}
 	}
 	c := &Controller{
-		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, set: cfg.BrokerSet, recorder: cfg.Recorder, clock: cfg.Clock,
+		kube: cfg.Kube, brokers: cfg.Brokers, allowed: cfg.Allowed, set: cfg.BrokerSet, nsGetter: cfg.Namespaces, recorder: cfg.Recorder, clock: cfg.Clock,
 		interval: cfg.Interval, dryRun: cfg.DryRun, noIdle: cfg.SkipIdleFirst, syncEach: cfg.StateSyncPeriod, writes: cfg.AnnotationWritesPerTick, rewarn: cfg.WarningRepeatPeriod,
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		byNS:   map[string]*listers{},
@@ -334,10 +351,10 @@ func (c *Controller) takeBrokers() {
 // staticBrokers is the BrokerSet of Config.Brokers and Config.Allowed.
 type staticBrokers struct {
 	brokers map[string]Snapshotter
-	allowed func(broker, namespace, vhost string) error
+	allowed Allowed
 }
 
-func (s staticBrokers) Current() (map[string]Snapshotter, func(broker, namespace, vhost string) error) {
+func (s staticBrokers) Current() (map[string]Snapshotter, Allowed) {
 	return s.brokers, s.allowed
 }
 

@@ -46,6 +46,18 @@
 // (logBroker). Global dry-run goes into the spec (Spec.DryRun), never
 // edits a decision.
 //
+// # Tenancy
+//
+// Before a workload is read, parse asks Config.Allowed (the brokers' allow
+// lists, taken with the brokers at the start of each tick) whether its
+// namespace may use its broker and vhost. The namespace's labels, for
+// allow.namespaceSelector, come from Config.Namespaces, a metadata-only
+// Namespace lister that `rabbitscale run` has only when it watches every
+// namespace; watching some namespaces (Roles only), it cannot read
+// Namespace objects, the labels are unknown, and no selector matches. A
+// refused workload is not in its broker's scope, holds, and gets a
+// BrokerNotAllowed warning naming the rule.
+//
 // # Leadership
 //
 // Config.Leader is asked before every write; `rabbitscale run` passes

@@ -45,7 +45,7 @@ func (c *Controller) parse(w *workload) (parsedWorkload, *skip) {
 		spec.DryRun = true
 	}
 	if c.allowed != nil {
-		if err := c.allowed(spec.Broker, w.Namespace, spec.Queue.Vhost); err != nil {
+		if err := c.allowed(spec.Broker, c.namespace(w.Namespace), spec.Queue.Vhost); err != nil {
 			return parsedWorkload{}, &skip{reason: ReasonBrokerNotAllowed, message: oneLine(err) + "; rabbitscale leaves it alone"}
 		}
 	}
@@ -54,6 +54,23 @@ func (c *Controller) parse(w *workload) (parsedWorkload, *skip) {
 			message: fmt.Sprintf("HorizontalPodAutoscaler %s targets this %s; rabbitscale leaves it alone", hpa, w.Kind)}
 	}
 	return parsedWorkload{workload: w, spec: spec}, nil
+}
+
+// namespace is what the brokers' allow lists check of namespace name: its
+// labels from Config.Namespaces, nil when they are not known (no lister, a
+// namespace not in its cache).
+func (c *Controller) namespace(name string) queue.Namespace {
+	ns := queue.Namespace{Name: name}
+	if c.nsGetter == nil {
+		return ns
+	}
+	if m, err := c.nsGetter.Get(name); err == nil {
+		ns.Labels = m.Labels
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+	}
+	return ns
 }
 
 // forgetSeries drops the metric series of workloads that are gone, no

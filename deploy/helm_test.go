@@ -121,7 +121,9 @@ func TestChartRenders(t *testing.T) {
 	pdb := []string{"PodDisruptionBudget ops/shop-rabbitscale"}
 	adapter := []string{
 		"APIService /v1beta1.external.metrics.k8s.io",
+		"ClusterRole /shop-rabbitscale-adapter",
 		"ClusterRole /shop-rabbitscale-external-metrics-reader",
+		"ClusterRoleBinding /shop-rabbitscale-adapter",
 		"ClusterRoleBinding /shop-rabbitscale-adapter:system:auth-delegator",
 		"ClusterRoleBinding /shop-rabbitscale-external-metrics-reader:horizontal-pod-autoscaler",
 		"Deployment ops/shop-rabbitscale-adapter",
@@ -339,6 +341,11 @@ func TestChartRefusesWhatTheControllerCannotDo(t *testing.T) {
 		{"credentials in a URL", map[string]any{"brokers": []any{map[string]any{"name": "default", "managementURL": "http://guest:guest@rabbit:15672"}}},
 			`broker "default" has credentials in a URL`},
 		{"no brokers", map[string]any{"brokers": []any{}}, "brokers: list at least one broker"},
+		{"namespace selector in the namespaced install", map[string]any{
+			"watch": map[string]any{"namespaces": []any{"shop"}},
+			"brokers": []any{map[string]any{"name": "default", "managementURL": "http://rabbit:15672",
+				"allow": map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"team": "shop"}}}}}},
+			`broker "default": allow.namespaceSelector cannot be used with watch.namespaces`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,7 +31,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/metadata/metadatalister"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	externalclient "k8s.io/metrics/pkg/client/external_metrics"
 	"k8s.io/utils/ptr"
@@ -66,9 +70,12 @@ func TestAdapter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The broker allows only ns: another team's namespace gets nothing.
+	// The broker allows ns by name, and the namespaces labelled with this
+	// test's tenant: another team's namespace gets nothing.
 	other := createNamespace(ctx, t, kc)
-	port := serveAdapter(ctx, t, kubeconfig, queue.Access{Namespaces: []string{ns}}.Check)
+	tenant := map[string]string{"rabbitscale-test-tenant": ns}
+	labelled := createLabelledNamespace(ctx, t, kc, tenant)
+	port := serveAdapter(ctx, t, kubeconfig, queue.Access{Namespaces: []string{ns}, NamespaceSelector: &queue.LabelSelector{MatchLabels: tenant}})
 	registerAdapter(ctx, t, kc, ns, port)
 
 	t.Run("external metric is the queue depth", func(t *testing.T) {
@@ -106,8 +113,14 @@ func TestAdapter(t *testing.T) {
 		// The same query from a namespace the broker's allow list leaves
 		// out: Forbidden, through the API server, and no figure.
 		denied, err := em.NamespacedMetrics(other).List(adapter.MetricMessages, sel)
-		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "not allowed by the broker configuration") {
-			t.Errorf("namespace %s outside the allow list: %v, %v; want Forbidden naming the broker configuration", other, denied, err)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "not allowed by the broker configuration") ||
+			!strings.Contains(err.Error(), "allow.namespaceSelector") {
+			t.Errorf("namespace %s outside the allow list: %v, %v; want Forbidden naming the broker configuration's selector", other, denied, err)
+		}
+		// From the namespace whose labels match the selector: the figure.
+		list, err = em.NamespacedMetrics(labelled).List(adapter.MetricMessages, sel)
+		if err != nil || len(list.Items) != 1 || list.Items[0].Value.Value() != 37 {
+			t.Errorf("namespace %s, allowed by its labels: %v, %v; want 37", labelled, list, err)
 		}
 	})
 
@@ -196,15 +209,25 @@ func TestAdapter(t *testing.T) {
 // serveAdapter serves rabbitscale's external metrics provider over the
 // harness broker on adapterIP at a free port, as rabbitscale-adapter does
 // (adapter.Serve), and returns the port.
-func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string, allowed func(broker, namespace, vhost string) error) int {
+func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string, access queue.Access) int {
 	t.Helper()
 	brokers := openBrokers(t)
 	readers := map[string]adapter.SnapshotReader{}
 	for name, r := range brokers.Readers() {
 		readers[name] = r
 	}
-	p := adapter.NewProvider(readers, time.Minute, nil, nil)
-	p.RestrictTo(allowed)
+	p := adapter.NewProvider(adapter.Brokers{Readers: readers, Allowed: access.Check}, time.Minute, nil, nil)
+	// The namespaces' labels, as rabbitscale-adapter reads them: a
+	// metadata-only informer.
+	nsf := metadatainformer.NewSharedInformerFactory(metadata.NewForConfigOrDie(cp.Config), time.Minute)
+	gvr := corev1.SchemeGroupVersion.WithResource("namespaces")
+	nsInformer := nsf.ForResource(gvr).Informer()
+	nsf.Start(ctx.Done())
+	t.Cleanup(nsf.Shutdown)
+	if !cache.WaitForCacheSync(ctx.Done(), nsInformer.HasSynced) {
+		t.Fatal("namespace informer did not sync")
+	}
+	p.LabelsFrom(metadatalister.New(nsInformer.GetIndexer(), gvr))
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(adapterIP, "0"))
 	if err != nil {

@@ -175,6 +175,8 @@ func TestDeployManifests(t *testing.T) {
 			{"patch", "", "events", "", "shop", true},
 			{"list", "metrics.k8s.io", "pods", "", "shop", true},
 			{"watch", "autoscaling", "horizontalpodautoscalers", "", "", true},
+			{"list", "", "namespaces", "", "", true}, // labels, for allow.namespaceSelector
+			{"watch", "", "namespaces", "", "", true},
 			{"create", "coordination.k8s.io", "leases", "", controllerNS, true},
 			{"update", "coordination.k8s.io", "leases", "", controllerNS, true},
 			// What it must not do.
@@ -190,6 +192,8 @@ func TestDeployManifests(t *testing.T) {
 			{"update", "autoscaling", "horizontalpodautoscalers", "", "shop", false},
 			{"patch", "apps", "deployments", "status", "shop", false},
 			{"create", "rbac.authorization.k8s.io", "clusterrolebindings", "", "", false},
+			{"patch", "", "namespaces", "", "", false},
+			{"delete", "", "namespaces", "", "", false},
 		}
 		for _, c := range checks {
 			sar, err := kc.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{

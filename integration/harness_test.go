@@ -72,6 +72,18 @@ func createNamespace(ctx context.Context, t testing.TB, kc kubernetes.Interface)
 	return ns.Name
 }
 
+// createLabelledNamespace is createNamespace with labels.
+func createLabelledNamespace(ctx context.Context, t testing.TB, kc kubernetes.Interface, labels map[string]string) string {
+	t.Helper()
+	ns, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "rabbitscale-test-", Labels: labels},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating namespace: %v", err)
+	}
+	return ns.Name
+}
+
 func workerDeployment(ns, name string, replicas int32, annotations map[string]string) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{

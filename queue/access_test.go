@@ -8,24 +8,50 @@ import (
 
 func TestAccessCheck(t *testing.T) {
 	shop := Access{Namespaces: []string{"shop", "shop-staging"}, Vhosts: []string{"/", "shop"}}
+	byLabel := Access{Namespaces: []string{"ops"}, NamespaceSelector: &LabelSelector{
+		MatchLabels:      map[string]string{"team": "shop"},
+		MatchExpressions: []LabelSelectorRequirement{{Key: "env", Operator: OpNotIn, Values: []string{"dev"}}},
+	}}
+	onlyLabel := Access{NamespaceSelector: &LabelSelector{MatchExpressions: []LabelSelectorRequirement{{Key: "rabbitscale.io/tenant", Operator: OpExists}}}}
+	labelled := func(name string, kv ...string) Namespace {
+		ns := Namespace{Name: name, Labels: map[string]string{"kubernetes.io/metadata.name": name}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			ns.Labels[kv[i]] = kv[i+1]
+		}
+		return ns
+	}
 	tests := []struct {
-		name             string
-		access           Access
-		namespace, vhost string
-		want             string // "" for allowed
+		name   string
+		access Access
+		ns     Namespace
+		vhost  string
+		want   string // "" for allowed
 	}{
-		{"no list allows all", Access{}, "anyone", "any", ""},
-		{"listed namespace and vhost", shop, "shop-staging", "shop", ""},
-		{"empty vhost is the default vhost", shop, "shop", "", ""},
-		{"namespace not listed", shop, "mail", "shop",
+		{"no list allows all", Access{}, Namespace{Name: "anyone"}, "any", ""},
+		{"listed namespace and vhost", shop, Namespace{Name: "shop-staging"}, "shop", ""},
+		{"empty vhost is the default vhost", shop, Namespace{Name: "shop"}, "", ""},
+		{"namespace not listed", shop, Namespace{Name: "mail"}, "shop",
 			`broker "main": namespace "mail": not allowed by the broker configuration (allow.namespaces: ["shop" "shop-staging"])`},
-		{"vhost not listed", shop, "shop", "payments",
+		{"vhost not listed", shop, Namespace{Name: "shop"}, "payments",
 			`broker "main": vhost "payments": not allowed by the broker configuration (allow.vhosts: ["/" "shop"])`},
-		{"only vhosts limited", Access{Vhosts: []string{"shop"}}, "mail", "/",
+		{"only vhosts limited", Access{Vhosts: []string{"shop"}}, Namespace{Name: "mail"}, "/",
 			`broker "main": vhost "/": not allowed by the broker configuration (allow.vhosts: ["shop"])`},
+		{"labels match the selector", byLabel, labelled("shop-eu", "team", "shop", "env", "prod"), "/", ""},
+		{"labels match, NotIn key absent", byLabel, labelled("shop-us", "team", "shop"), "/", ""},
+		{"listed by name, labels do not match", byLabel, labelled("ops", "team", "ops"), "/", ""},
+		{"listed by name, labels unknown", byLabel, Namespace{Name: "ops"}, "/", ""},
+		{"labels do not match", byLabel, labelled("shop-dev", "team", "shop", "env", "dev"), "/",
+			`broker "main": namespace "shop-dev": not allowed by the broker configuration (allow.namespaces: ["ops"]; allow.namespaceSelector: "team=shop,env notin (dev)")`},
+		{"labels unknown", byLabel, Namespace{Name: "shop-eu"}, "/",
+			`broker "main": namespace "shop-eu": not allowed by the broker configuration (allow.namespaces: ["ops"]; allow.namespaceSelector: "team=shop,env notin (dev)", which cannot match: the namespace's labels are not known)`},
+		{"only a selector, matching", onlyLabel, labelled("a", "rabbitscale.io/tenant", ""), "/", ""},
+		{"only a selector, not matching", onlyLabel, labelled("b"), "/",
+			`broker "main": namespace "b": not allowed by the broker configuration (allow.namespaceSelector: "rabbitscale.io/tenant")`},
+		{"only a selector, labels unknown", onlyLabel, Namespace{Name: "c"}, "/",
+			`broker "main": namespace "c": not allowed by the broker configuration (allow.namespaceSelector: "rabbitscale.io/tenant", which cannot match: the namespace's labels are not known)`},
 	}
 	for _, tt := range tests {
-		err := tt.access.Check("main", tt.namespace, tt.vhost)
+		err := tt.access.Check("main", tt.ns, tt.vhost)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("%s: Check = %v, want allowed", tt.name, err)
@@ -35,10 +61,45 @@ func TestAccessCheck(t *testing.T) {
 	}
 }
 
+func TestLabelSelectorMatches(t *testing.T) {
+	sel := &LabelSelector{MatchExpressions: []LabelSelectorRequirement{
+		{Key: "tier", Operator: OpIn, Values: []string{"a", "b"}},
+		{Key: "env", Operator: OpNotIn, Values: []string{"dev"}},
+		{Key: "owner", Operator: OpExists},
+		{Key: "legacy", Operator: OpDoesNotExist},
+	}}
+	tests := []struct {
+		labels map[string]string
+		want   bool
+	}{
+		{map[string]string{"tier": "a", "owner": "x"}, true},
+		{map[string]string{"tier": "b", "owner": "", "env": "prod"}, true},
+		{map[string]string{"tier": "c", "owner": "x"}, false},
+		{map[string]string{"owner": "x"}, false},
+		{map[string]string{"tier": "a", "owner": "x", "env": "dev"}, false},
+		{map[string]string{"tier": "a"}, false},
+		{map[string]string{"tier": "a", "owner": "x", "legacy": "yes"}, false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		if got := sel.Matches(tt.labels); got != tt.want {
+			t.Errorf("%s matches %v = %v, want %v", sel, tt.labels, got, tt.want)
+		}
+	}
+	if got, want := sel.String(), "tier in (a,b),env notin (dev),owner,!legacy"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
 func TestBrokersAllowed(t *testing.T) {
 	cfg, err := ParseConfig([]byte(`brokers:
 - {name: shop, prometheusURLs: ["http://127.0.0.1:1"], allow: {namespaces: [shop]}}
 - {name: shared, prometheusURLs: ["http://127.0.0.1:2"]}
+- name: teams
+  prometheusURLs: ["http://127.0.0.1:3"]
+  allow:
+    namespaceSelector:
+      matchLabels: {team: shop}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -48,57 +109,28 @@ func TestBrokersAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = b.Close() }()
-	if err := b.Allowed("shop", "mail", "/"); !errors.Is(err, ErrNotAllowed) {
-		t.Errorf("mail on shop's broker: %v, want ErrNotAllowed", err)
+	if !b.SelectsNamespaces() {
+		t.Error("SelectsNamespaces = false, but broker teams has a namespaceSelector")
 	}
-	for _, c := range [][3]string{{"shop", "shop", "/"}, {"shared", "mail", "/"}, {"unknown", "mail", "/"}} {
-		if err := b.Allowed(c[0], c[1], c[2]); err != nil {
-			t.Errorf("Allowed(%q, %q, %q) = %v, want nil", c[0], c[1], c[2], err)
+	mail := Namespace{Name: "mail", Labels: map[string]string{"team": "mail"}}
+	shop := Namespace{Name: "shop-eu", Labels: map[string]string{"team": "shop"}}
+	for _, c := range []struct {
+		broker string
+		ns     Namespace
+	}{{"shop", mail}, {"teams", mail}, {"teams", Namespace{Name: "shop-eu"}}} {
+		if err := b.Allowed(c.broker, c.ns, "/"); !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("Allowed(%q, %+v) = %v, want ErrNotAllowed", c.broker, c.ns, err)
 		}
 	}
-}
-
-// Reopen keeps the reader (and with it the rate history) of every broker
-// whose configuration did not change, takes a new allow list without a new
-// reader, and refuses an invalid configuration while the old set stays.
-func TestBrokersReopen(t *testing.T) {
-	parse := func(s string) *Config {
-		t.Helper()
-		cfg, err := ParseConfig([]byte(s))
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range []struct {
+		broker string
+		ns     Namespace
+	}{{"shop", Namespace{Name: "shop"}}, {"shared", mail}, {"unknown", mail}, {"teams", shop}} {
+		if err := b.Allowed(c.broker, c.ns, "/"); err != nil {
+			t.Errorf("Allowed(%q, %+v) = %v, want nil", c.broker, c.ns, err)
 		}
-		return cfg
 	}
-	old, err := Open(parse(`brokers:
-- {name: a, prometheusURLs: ["http://127.0.0.1:1"]}
-- {name: b, prometheusURLs: ["http://127.0.0.1:2"]}
-- {name: c, prometheusURLs: ["http://127.0.0.1:3"]}
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, err := old.Reopen(parse(`brokers:
-- {name: a, prometheusURLs: ["http://127.0.0.1:1"], allow: {namespaces: [shop]}}
-- {name: b, prometheusURLs: ["http://127.0.0.1:22"]}
-- {name: d, prometheusURLs: ["http://127.0.0.1:4"]}
-`), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = next.Close() }()
-	was, now := old.Readers(), next.Readers()
-	if now["a"] != was["a"] {
-		t.Error("broker a's configuration is unchanged but its reader was replaced: its rates would start over")
-	}
-	if now["b"] == was["b"] || now["d"] == nil || now["c"] != nil {
-		t.Errorf("readers after reopen: b replaced %v, d added %v, c dropped %v; want all true", now["b"] != was["b"], now["d"] != nil, now["c"] == nil)
-	}
-	if err := next.Allowed("a", "mail", "/"); !errors.Is(err, ErrNotAllowed) {
-		t.Errorf("a's new allow list does not apply: %v", err)
-	}
-	bad := &Config{Brokers: []BrokerConfig{{Name: "Bad_Name"}}}
-	if got, err := next.Reopen(bad, nil); err == nil || got != nil || !strings.Contains(err.Error(), `brokers[0].name: "Bad_Name"`) {
-		t.Errorf("invalid configuration: %v, %v; want an error naming the field", got, err)
+	if err := b.Allowed("teams", mail, "/"); err == nil || !strings.Contains(err.Error(), `allow.namespaceSelector: "team=shop"`) {
+		t.Errorf("refusal %v does not name the selector", err)
 	}
 }

@@ -91,8 +91,8 @@ type BrokerConfig struct {
 	RateWindow  Duration `json:"rateWindow,omitempty"`
 	MinRateSpan Duration `json:"minRateSpan,omitempty"`
 
-	// Allow limits which namespaces and vhosts may use the broker; empty
-	// allows all.
+	// Allow limits which namespaces (by name or by label) and vhosts may
+	// use the broker; empty allows all.
 	Allow Access `json:"allow,omitempty"`
 }
 

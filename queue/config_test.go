@@ -147,6 +147,15 @@ func TestParseConfigErrors(t *testing.T) {
 		{"allowed namespace not a name", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaces: [shop, Team_B]}}", `brokers[0].allow.namespaces[1]: "Team_B" is not a namespace name`},
 		{"allowed namespace twice", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaces: [shop, shop]}}", `brokers[0].allow.namespaces[1]: "shop" is listed twice`},
 		{"allowed vhost empty", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {vhosts: [\"\"]}}", `brokers[0].allow.vhosts[0]: "" is empty`},
+		{"namespace selector empty", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {}}}", `brokers[0].allow.namespaceSelector: "{}" selects every namespace`},
+		{"namespace selector bad key", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchLabels: {\"te am\": shop}}}}", `brokers[0].allow.namespaceSelector.matchLabels["te am"]: "te am" is not a label key`},
+		{"namespace selector bad key prefix", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchLabels: {Example.com/team: shop}}}}", `brokers[0].allow.namespaceSelector.matchLabels["Example.com/team"]: "Example.com/team" is not a label key: its prefix must be a DNS subdomain`},
+		{"namespace selector bad value", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchLabels: {team: \"-shop\"}}}}", `brokers[0].allow.namespaceSelector.matchLabels["team"]: "-shop" is not a label value`},
+		{"namespace selector bad operator", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchExpressions: [{key: team, operator: Equals, values: [a]}]}}}", `brokers[0].allow.namespaceSelector.matchExpressions[0].operator: "Equals" is not one of In, NotIn, Exists, DoesNotExist`},
+		{"namespace selector In without values", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchExpressions: [{key: team, operator: In}]}}}", `brokers[0].allow.namespaceSelector.matchExpressions[0].values: [] must not be empty with operator In`},
+		{"namespace selector Exists with values", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchExpressions: [{key: team, operator: Exists, values: [x]}]}}}", `brokers[0].allow.namespaceSelector.matchExpressions[0].values: [x] must be empty with operator Exists`},
+		{"namespace selector bad expression value", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchExpressions: [{key: team, operator: NotIn, values: [a, \"a b\"]}]}}}", `brokers[0].allow.namespaceSelector.matchExpressions[0].values[1]: "a b" is not a label value`},
+		{"namespace selector unknown field", "brokers:\n- {name: a, prometheusURLs: [http://x], allow: {namespaceSelector: {matchLabel: {team: a}}}}", `unknown field "matchLabel"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

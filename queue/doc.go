@@ -11,8 +11,24 @@
 // Configuration comes from a file (LoadConfig, ParseConfig: YAML or JSON,
 // strict, defaulted, validated with errors that name the field and value)
 // and becomes one Reader per broker (Open, Brokers.Reader, Brokers.Readers;
-// OpenFile does LoadConfig and Open in one call, as the controller and the
-// external metrics adapter both start). Every tick the controller builds a
+// OpenFile does LoadConfig and Open in one call). The controller and the
+// external metrics adapter both hold the file as a File (OpenFileWatched):
+// Watch reads it again every period, a changed file is opened with
+// Brokers.Reopen (unchanged brokers keep their readers, connections and
+// rate history), and a file that does not load keeps the brokers in use
+// and is logged, naming the field, once per content. Each tick takes
+// File.Brokers once.
+//
+// # Who may read a broker
+//
+// A broker's allow (Access) lists the namespaces that may use it by name
+// (allow.namespaces) or by label (allow.namespaceSelector, a LabelSelector:
+// the Kubernetes shape and meaning, matchLabels and matchExpressions with
+// In, NotIn, Exists, DoesNotExist, kept as plain data and matched here
+// because this package imports nothing of Kubernetes), and the vhosts
+// (allow.vhosts). Brokers.Allowed checks a Namespace (its name, and its
+// labels when the caller knows them: unknown labels match no selector)
+// and returns an error wrapping ErrNotAllowed that names the rule. Every tick the controller builds a
 // Scope from the workloads on a broker (Scope.Add) and calls Reader.Snapshot
 // once; each workload then asks the Snapshot with Lookup (a list of queue
 // names, summed) or Match (a regexp over the queue names of a vhost). Neither makes a request. Reader.Latest returns the last
@@ -95,7 +111,10 @@
 // windowed samples: what a "quiet" decision needs (the counter did not
 // move over the broker's last step). Two reads of one broker bucket are
 // one sample; a reset, a backward counter time or a change of source
-// restart it (RecentSpan 0).
+// restart it (RecentSpan 0). Without the broker's own sample times (the
+// Prometheus endpoint) the span is at least MinRateSpan, so that two reads
+// within one refresh of the endpoint do not look like a counter standing
+// still.
 //
 // # Errors
 //
@@ -103,9 +122,10 @@
 // ErrStatsUnavailable concern one queue and come from lookups, never from a
 // read; ErrBrokerUnavailable (unreachable, timeout, 5xx, AMQP connection
 // down) and ErrUnauthorized (401, 403, ACCESS_REFUSED) are distinct;
-// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig, ErrUnknownBroker and
-// ErrFreshUnsupported complete the set. *BrokerError and *QueueError carry
-// the broker, the request and the queue. URLs in configuration must not carry credentials
+// ErrInvalidResponse, ErrNotInScope, ErrInvalidConfig, ErrUnknownBroker,
+// ErrFreshUnsupported and ErrNotAllowed complete the set. *BrokerError and
+// *QueueError carry the broker, the request and the queue. URLs in
+// configuration must not carry credentials
 // (validation refuses them and shows the URL without them); passwords come
 // from environment variables or files, re-read on every read, and appear in
 // no error or log line.

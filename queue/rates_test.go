@@ -249,7 +249,7 @@ func TestRecentPublish(t *testing.T) {
 				{at: s(5), ct: s(5), publish: 50, want: 10, span: s(5)},
 				{at: s(10), ct: none, publish: 100}, // broker times gone
 				{at: s(15), ct: none, publish: 100}, // 5 s without broker times: too short
-				{at: s(20), ct: none, publish: -1}, // counters gone
+				{at: s(20), ct: none, publish: -1},  // counters gone
 				{at: s(25), ct: none, publish: 200},
 			},
 		},

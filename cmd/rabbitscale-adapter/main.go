@@ -2,7 +2,8 @@
 // external.metrics.k8s.io for the HorizontalPodAutoscaler, for clusters
 // that scale with a stock HPA instead of the rabbitscale controller. It
 // holds wiring only: flags become Options, and the options start
-// queue.OpenFile, adapter.NewProvider and adapter.Serve. It is its own
+// queue.OpenFileWatched (reloaded every --interval), a metadata-only
+// namespace informer, adapter.NewProvider and adapter.Serve. It is its own
 // binary so that the controller does not link the API server libraries.
 package main
 
@@ -15,8 +16,16 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/metadata/metadatalister"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -76,20 +85,52 @@ and never reach the broker. Register it with the APIService in deploy/adapter/.`
 }
 
 func run(ctx context.Context, o *Options) error {
-	brokers, err := queue.OpenFile(o.Config, clock.RealClock{})
+	brokers, err := queue.OpenFileWatched(o.Config, clock.RealClock{})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = brokers.Close() }()
-	readers := map[string]adapter.SnapshotReader{}
-	for name, r := range brokers.Readers() {
-		readers[name] = r
+	// The ConfigMap's changes apply without a restart, as in the
+	// controller; a file that does not load keeps the brokers in use.
+	go brokers.Watch(ctx, o.Interval)
+	namespaces, err := watchNamespaces(ctx, o.Kubeconfig)
+	if err != nil {
+		return err
 	}
 	// The broker series join the API server's own /metrics.
 	m := metrics.NewCollectors(legacyregistry.Registerer())
-	p := adapter.NewProvider(readers, o.MaxAge, clock.RealClock{}, m)
-	p.RestrictTo(brokers.Allowed)
+	p := adapter.NewProvider(adapter.FileBrokers(brokers), o.MaxAge, clock.RealClock{}, m)
+	p.LabelsFrom(namespaces)
 	return adapter.Serve(ctx, p, o.Interval, o.Server, o.Kubeconfig)
+}
+
+// watchNamespaces starts a metadata-only informer over namespaces, whose
+// labels the brokers' allow.namespaceSelector matches, and waits for its
+// cache: the adapter serves an HPA only once it knows its namespace.
+func watchNamespaces(ctx context.Context, kubeconfig string) (adapter.NamespaceGetter, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client configuration: %w", err)
+	}
+	cfg.UserAgent = "rabbitscale-adapter/" + buildVersion()
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
+	f := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
+	gvr := corev1.SchemeGroupVersion.WithResource("namespaces")
+	inf := f.ForResource(gvr).Informer()
+	f.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		return nil, errors.New("the namespace informer's cache did not sync (can the adapter list and watch namespaces?)")
+	}
+	return metadatalister.New(inf.GetIndexer(), gvr), nil
 }
 
 func buildVersion() string {

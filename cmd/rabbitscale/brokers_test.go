@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/rabbitscale/rabbitscale/queue"
 )
 
-func TestBrokerFileReloads(t *testing.T) {
+// The controller's broker set follows the file's reloads (queue.File,
+// tested in package queue): each Current gives the brokers in use.
+func TestBrokerSetFollowsReloads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "brokers.yaml")
 	write := func(s string) {
 		t.Helper()
@@ -18,43 +21,26 @@ func TestBrokerFileReloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	names := func(f *brokerFile) []string {
-		rs, _ := f.Current()
-		return slices.Sorted(maps.Keys(rs))
-	}
 	write("brokers:\n- {name: a, prometheusURLs: [\"http://127.0.0.1:1\"]}\n")
-	f, err := openBrokerFile(path)
+	f, err := queue.OpenFileWatched(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.close()
-	ctx := context.Background()
-	before, _ := f.Current()
-
-	if changed, err := f.reload(ctx); changed || err != nil {
-		t.Errorf("reload of an unchanged file: %v, %v; want nothing to do", changed, err)
-	}
+	defer func() { _ = f.Close() }()
+	set := brokerSet{f}
+	before, _ := set.Current()
 	write("brokers:\n- {name: a, prometheusURLs: [\"http://127.0.0.1:1\"]}\n- {name: b, prometheusURLs: [\"http://127.0.0.1:2\"], allow: {namespaces: [shop]}}\n")
-	if changed, err := f.reload(ctx); !changed || err != nil {
-		t.Fatalf("reload after adding broker b: %v, %v", changed, err)
+	if _, err := f.Reload(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	after, allowed := f.Current()
-	if got := names(f); !slices.Equal(got, []string{"a", "b"}) {
+	after, allowed := set.Current()
+	if got := slices.Sorted(maps.Keys(after)); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("brokers after the reload: %v, want [a b]", got)
 	}
 	if after["a"] != before["a"] {
 		t.Error("broker a is configured as before, but its reader was replaced")
 	}
-	if err := allowed("b", "mail", "/"); err == nil {
+	if err := allowed("b", queue.Namespace{Name: "mail"}, "/"); err == nil {
 		t.Error("broker b's allow list does not apply after the reload")
-	}
-
-	write("brokers:\n- {name: a, prometheusURLs: []}\n")
-	_, err = f.reload(ctx)
-	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "prometheusURLs") {
-		t.Errorf("reload of an invalid file: %v, want an error naming the file and the field", err)
-	}
-	if got := names(f); !slices.Equal(got, []string{"a", "b"}) {
-		t.Errorf("brokers after a failed reload: %v, want the previous [a b] kept", got)
 	}
 }

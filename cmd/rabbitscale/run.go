@@ -19,6 +19,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/metadata/metadatalister"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
@@ -30,6 +33,7 @@ import (
 
 	"github.com/rabbitscale/rabbitscale/autoscaler"
 	"github.com/rabbitscale/rabbitscale/metrics"
+	"github.com/rabbitscale/rabbitscale/queue"
 )
 
 func newRunCommand() *cobra.Command {
@@ -68,16 +72,16 @@ func run(ctx context.Context, o *RunOptions) error {
 	signalled := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	kube, podMetrics, err := newClients(o)
+	kube, meta, podMetrics, err := newClients(o)
 	if err != nil {
 		return err
 	}
-	brokers, err := openBrokerFile(o.Config)
+	brokers, err := queue.OpenFileWatched(o.Config, clock.RealClock{})
 	if err != nil {
 		return err
 	}
-	defer brokers.close()
-	go brokers.watch(ctx, o.Interval)
+	defer func() { _ = brokers.Close() }()
+	go brokers.Watch(ctx, o.Interval)
 	id, err := identity(o)
 	if err != nil {
 		return err
@@ -85,6 +89,11 @@ func run(ctx context.Context, o *RunOptions) error {
 	recorder, stopEvents := newRecorder(ctx, kube, id)
 	defer stopEvents()
 	scopes, factories := newInformers(kube, o)
+	namespaces, nsFactory := newNamespaceInformer(meta, o)
+	if nsFactory == nil && brokers.Brokers().SelectsNamespaces() {
+		klog.FromContext(ctx).Info("Watching only some namespaces, the controller cannot read namespace labels: allow.namespaceSelector matches none of them; list them in allow.namespaces",
+			"namespaces", o.namespaces())
+	}
 	guard := newLeaseGuard(kube, o, id)
 	var leader func() error // always leading without leader election
 	if guard != nil {
@@ -92,7 +101,7 @@ func run(ctx context.Context, o *RunOptions) error {
 	}
 	reg := metrics.NewRegistry()
 	ctrl, err := autoscaler.New(autoscaler.Config{
-		Kube: kube, BrokerSet: brokers, Recorder: recorder, Interval: o.Interval,
+		Kube: kube, BrokerSet: brokerSet{brokers}, Namespaces: namespaces, Recorder: recorder, Interval: o.Interval,
 		DryRun: o.DryRun, SkipIdleFirst: !o.IdleFirst, StateSyncPeriod: o.StateSyncPeriod,
 		AnnotationWritesPerTick: autoscaler.AnnotationWriteBudget(o.KubeAPIQPS, o.Interval),
 		PodMetrics:              podMetrics,
@@ -105,6 +114,10 @@ func run(ctx context.Context, o *RunOptions) error {
 		f.Start(ctx.Done())
 		defer func() { cancel(); f.Shutdown() }()
 	}
+	if nsFactory != nil {
+		nsFactory.Start(ctx.Done())
+		defer func() { cancel(); nsFactory.Shutdown() }()
+	}
 	var ready atomic.Bool
 	leading := func() bool { return leader == nil || leader() == nil }
 	stopServing := serve(ctx, o, &ready, metrics.Handler(reg), autoscaler.DecisionsHandler(ctrl, id, leading))
@@ -114,6 +127,13 @@ func run(ctx context.Context, o *RunOptions) error {
 	if err := waitForCaches(ctx, factories); err != nil {
 		return err
 	}
+	if nsFactory != nil {
+		for _, ok := range nsFactory.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return errors.New("namespace informer cache did not sync")
+			}
+		}
+	}
 	ready.Store(true)
 
 	if guard == nil {
@@ -122,24 +142,43 @@ func run(ctx context.Context, o *RunOptions) error {
 	return runLeaderElected(ctx, signalled, cancel, o, id, guard, ctrl)
 }
 
-// newClients builds the Kubernetes and metrics.k8s.io clients with the
-// options' limits.
-func newClients(o *RunOptions) (kubernetes.Interface, autoscaler.PodMetricsLister, error) {
+// newClients builds the Kubernetes, metadata and metrics.k8s.io clients
+// with the options' limits.
+func newClients(o *RunOptions) (kubernetes.Interface, metadata.Interface, autoscaler.PodMetricsLister, error) {
 	cfg, err := restConfig(o.Kubeconfig)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client configuration: %w", err)
+		return nil, nil, nil, fmt.Errorf("kubernetes client configuration: %w", err)
 	}
 	cfg.QPS, cfg.Burst = o.KubeAPIQPS, o.KubeAPIBurst
 	cfg.UserAgent = "rabbitscale/" + buildVersion()
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("metadata client: %w", err)
 	}
 	mc, err := metricsclient.NewForConfig(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("metrics.k8s.io client: %w", err)
+		return nil, nil, nil, fmt.Errorf("metrics.k8s.io client: %w", err)
 	}
-	return kube, autoscaler.NewPodMetricsLister(mc), nil
+	return kube, meta, autoscaler.NewPodMetricsLister(mc), nil
+}
+
+// newNamespaceInformer returns the namespaces' labels, for the brokers'
+// allow.namespaceSelector, from a metadata-only informer, and its factory
+// to start. Watching only some namespaces (--namespace, --namespaces),
+// whose Roles cannot grant reading Namespace objects, it returns nil: the
+// labels are unknown and no selector matches.
+func newNamespaceInformer(meta metadata.Interface, o *RunOptions) (autoscaler.NamespaceGetter, metadatainformer.SharedInformerFactory) {
+	if len(o.namespaces()) > 0 {
+		return nil, nil
+	}
+	f := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
+	gvr := corev1.SchemeGroupVersion.WithResource("namespaces")
+	inf := f.ForResource(gvr).Informer()
+	return metadatalister.New(inf.GetIndexer(), gvr), f
 }
 
 // identity is this replica's name in the Lease and in the events'

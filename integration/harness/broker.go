@@ -132,16 +132,32 @@ func (b *Broker) Kill(ctx context.Context) error {
 // Plugins(ctx, "disable", "rabbitmq_management") to take the management API
 // away at runtime, as an operator might.
 func (b *Broker) Plugins(ctx context.Context, args ...string) error {
+	return b.tool(ctx, "rabbitmq-plugins", args...)
+}
+
+// Ctl runs rabbitmqctl against the running node, e.g. Ctl(ctx,
+// "add_user", name, password) to create a user. Arguments may hold a
+// password: the error names the command's first word only.
+func (b *Broker) Ctl(ctx context.Context, args ...string) error {
+	return b.tool(ctx, "rabbitmqctl", args...)
+}
+
+// tool runs one of the node's command-line tools beside rabbitmq-server.
+func (b *Broker) tool(ctx context.Context, name string, args ...string) error {
 	if b.node == nil {
 		return ErrRestartUnsupported
 	}
 	n := b.node
-	bin := filepath.Join(filepath.Dir(n.cmd.Path), "rabbitmq-plugins")
+	bin := filepath.Join(filepath.Dir(n.cmd.Path), name)
 	cmd := exec.CommandContext(ctx, bin, append([]string{"-n", n.name}, args...)...)
 	cmd.Dir, cmd.Env = n.cmd.Dir, n.cmd.Env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: n.cmd.SysProcAttr.Credential}
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("rabbitmq-plugins %s: %w\n%s", strings.Join(args, " "), err, Tail(out, 20))
+		what := name
+		if len(args) > 0 {
+			what += " " + args[0]
+		}
+		return fmt.Errorf("%s: %w\n%s", what, err, Tail(out, 20))
 	}
 	return nil
 }
