@@ -81,7 +81,7 @@ func TestControllerDeploymentIsLockedDown(t *testing.T) {
 	for _, cp := range c.SecurityContext.Capabilities.Drop {
 		got.Drop = append(got.Drop, string(cp))
 	}
-	want := posture{Replicas: 2, Image: "ghcr.io/rabbitscale/rabbitscale:latest", RunAsNonRoot: true, ReadOnlyRoot: true,
+	want := posture{Replicas: 2, Image: "ghcr.io/rabbitscale/rabbitscale:0.1.0", RunAsNonRoot: true, ReadOnlyRoot: true,
 		Drop: []string{"ALL"}, Seccomp: "RuntimeDefault", Probes: true, Limits: true, AntiAffinity: true}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("controller pod posture diff (-want +got):\n%s", diff)
