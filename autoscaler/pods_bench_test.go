@@ -3,6 +3,7 @@ package autoscaler
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,9 +41,9 @@ func realisticPod(i int) *corev1.Pod {
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "orders-worker-7d9f8c6b5", UID: "1f8fad5b-d9cb-469f-a165-70867728950e"}},
 			ManagedFields: []metav1.ManagedFieldsEntry{
 				{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &now, FieldsType: "FieldsV1",
-					FieldsV1: &metav1.FieldsV1{Raw: make([]byte, 2048)}},
+					FieldsV1: metav1.NewFieldsV1(strings.Repeat("x", 2048))},
 				{Manager: "kubelet", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &now, FieldsType: "FieldsV1", Subresource: "status",
-					FieldsV1: &metav1.FieldsV1{Raw: make([]byte, 1536)}},
+					FieldsV1: metav1.NewFieldsV1(strings.Repeat("x", 1536))},
 			},
 		},
 		Spec: corev1.PodSpec{

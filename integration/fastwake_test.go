@@ -87,8 +87,11 @@ func getQueue(ctx context.Context, b *harness.Broker, q, columns string) ([]byte
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s %v", u, resp.Status, err)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("GET %s: %s: %w", u, resp.Status, err)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	return body, nil
 }
