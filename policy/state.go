@@ -118,6 +118,9 @@ func record(history []Recommendation, r Recommendation, window time.Duration) []
 // recordLow is record for the scale-up window: it keeps the entries that
 // can still be the lowest.
 func recordLow(history []Recommendation, r Recommendation, window time.Duration) []Recommendation {
+	if window <= 0 {
+		return nil // no scale-up window: nothing to remember
+	}
 	out := make([]Recommendation, 0, len(history)+1)
 	for _, h := range history {
 		if h.Replicas < r.Replicas && r.Time.Sub(h.Time) < window {
