@@ -292,8 +292,10 @@ func TestFastWakeFromZero(t *testing.T) {
 	zero := waitReplicas(ctx, t, kc, ns, "sleeper", 0, idle+3*statsInterval+5*time.Second)
 	t.Logf("drained: replicas 4 -> 0 %s after the last ack, %s after the management API showed the queue empty (scale-to-zero-after %s, tick %s, collect_statistics_interval %s)",
 		zero.Sub(lastAck).Round(10*time.Millisecond), zero.Sub(seenEmpty).Round(10*time.Millisecond), idle, tickInterval, statsInterval)
-	if limit := idle + 2*tickInterval; zero.Sub(seenEmpty) > limit {
-		t.Errorf("zero %s after the queue was seen empty, want within scale-to-zero-after plus two ticks (%s)", zero.Sub(seenEmpty), limit)
+	// The controller's own read may see the empty queue one statistics
+	// sample after this test's poll did (measured 10.3 s and 14.2 s).
+	if limit := idle + 2*tickInterval + statsInterval; zero.Sub(seenEmpty) > limit {
+		t.Errorf("zero %s after the queue was seen empty, want within scale-to-zero-after plus two ticks and one statistics sample (%s)", zero.Sub(seenEmpty), limit)
 	}
 }
 
