@@ -16,7 +16,7 @@
 //     and CPU meanwhile (cpu.go). A broker that misses the deadline fails
 //     like an unreachable one: its workloads hold with "queue unavailable".
 //     After a broker's main read, and within the same goroutine, comes its
-//     one fresh read (readFresh, FreshReader: AMQP passive declares on
+//     one fresh read (readFresh, observe.FreshReader: AMQP passive declares on
 //     the broker's one AMQP connection, when its configuration has an
 //     amqpURL beside the management or Prometheus source) of the queues
 //     of its workloads at zero replicas, so that a burst wakes them within

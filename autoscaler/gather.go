@@ -110,15 +110,6 @@ type brokerRead struct {
 	fresh *queue.Snapshot
 }
 
-// FreshReader reads the ready count of queues as the broker has it now
-// (AMQP passive declares), not as of its last statistics sample.
-// *queue.Reader implements it, answering queue.ErrFreshUnsupported for a
-// broker without an amqpURL beside its statistics source. The controller
-// finds it on the broker's Snapshotter.
-type FreshReader interface {
-	Fresh(ctx context.Context, scope queue.Scope) (*queue.Snapshot, error)
-}
-
 // readFresh makes the broker's one fresh read of the tick, after its main
 // read, for the workloads that want one (observe.FreshScope: those at
 // zero replicas), so that a burst wakes them within the tick whatever the
@@ -127,7 +118,7 @@ type FreshReader interface {
 // the broker's timeout, ctx by the tick's deadline. A failure leaves the
 // statistics figures: it is logged at V(4) and nothing else.
 func (c *Controller) readFresh(ctx context.Context, name string, r Snapshotter, snap *queue.Snapshot, ws []*parsedWorkload) *queue.Snapshot {
-	fr, ok := r.(FreshReader)
+	fr, ok := r.(observe.FreshReader) // *queue.Reader; ErrFreshUnsupported without an amqpURL
 	if !ok {
 		return nil
 	}

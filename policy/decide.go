@@ -238,6 +238,12 @@ const DefaultTargetRateUtilization = 90
 // is known. It records the per-pod rate in the decision.
 func (t *tick) plannedRate() float64 {
 	t.d.PerPodRate = t.perPodRate()
+	return t.planned()
+}
+
+// planned is the per-pod rate plannedRate recorded, at
+// target-rate-utilization.
+func (t *tick) planned() float64 {
 	return t.d.PerPodRate * float64(t.spec.TargetRateUtilization) / 100
 }
 
@@ -539,11 +545,8 @@ func (t *tick) finish() {
 			t.next.Events = append(t.next.Events, ScaleEvent{Time: t.now, Change: d.Desired - t.cur})
 		}
 	}
-	if t.d.Signals.Wait.Available && d.Desired > 0 {
-		if rate := t.d.Signals.Wait.Target; rate > 0 && t.d.PerPodRate > 0 {
-			planned := t.d.PerPodRate * float64(t.spec.TargetRateUtilization) / 100 * float64(d.Desired)
-			d.Wait = time.Duration(float64(t.q.Ready) / planned * float64(time.Second)).Round(time.Second)
-		}
+	if t.d.Signals.Wait.Available && d.Desired > 0 { // available: a per-pod rate is known
+		d.Wait = time.Duration(float64(t.q.Ready) / (t.planned() * float64(d.Desired)) * float64(time.Second)).Round(time.Second)
 	}
 	d.Reason = t.reason()
 }
@@ -580,7 +583,7 @@ func (t *tick) reason() string {
 			b = append(b, " (arrivals "...)
 			b = strconv.AppendFloat(b, t.q.PublishRate, 'f', 1, 64)
 			b = append(b, "/s at "...)
-			b = strconv.AppendFloat(b, t.d.PerPodRate*float64(t.spec.TargetRateUtilization)/100, 'f', 1, 64)
+			b = strconv.AppendFloat(b, t.planned(), 'f', 1, 64)
 			b = append(b, "/s per pod)"...)
 		}
 	}
@@ -657,7 +660,7 @@ func (t *tick) appendCause(b []byte) []byte {
 		b = append(b, ", arrivals "...)
 		b = strconv.AppendFloat(b, t.q.PublishRate, 'f', 1, 64)
 		b = append(b, "/s at "...)
-		b = strconv.AppendFloat(b, t.d.PerPodRate*float64(t.spec.TargetRateUtilization)/100, 'f', 1, 64)
+		b = strconv.AppendFloat(b, t.planned(), 'f', 1, 64)
 		b = append(b, "/s per pod"...)
 		b = appendWants(b, sig.Wait.Recommendation)
 	case DrivenByCPU:

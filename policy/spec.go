@@ -556,18 +556,14 @@ func (p *parser) step(key string, maxPercent int64, dst *ScalingRules) {
 // positive reads a duration that must be above zero; hint says how to do
 // without it.
 func (p *parser) positive(key, hint string, dst *time.Duration) {
-	var d time.Duration
-	if !p.has(key) {
-		return
-	}
+	d := time.Duration(-1) // left as is when the key is absent or invalid
 	p.duration(key, &d)
-	if d == 0 {
-		if _, err := time.ParseDuration(strings.TrimSpace(p.raw(key))); err == nil {
-			p.fail(key, p.raw(key), "%s must be positive (%s)", quote(p.raw(key)), hint)
-		}
-		return
+	switch {
+	case d == 0:
+		p.fail(key, p.raw(key), "%s must be positive (%s)", quote(p.raw(key)), hint)
+	case d > 0:
+		*dst = d
 	}
-	*dst = d
 }
 
 // behaviour reads the keys that shape how the replicas move over time:
