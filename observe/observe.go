@@ -48,6 +48,8 @@ func fromTotals(t queue.Totals) policy.QueueObservation {
 		RateSpan:       t.Rates.Span,
 
 		RecentPublishRate: t.Rates.RecentPublish,
+		RecentDeliverRate: t.Rates.RecentDeliver,
+		RecentAckRate:     t.Rates.RecentAck,
 		RecentRateSpan:    t.Rates.RecentSpan,
 		OldestReadyAt:     t.OldestReadyAt,
 	}

@@ -132,7 +132,7 @@ func TestQueueRatesFromTheReader(t *testing.T) {
 	src.now = t0.Add(20 * time.Second)
 	want := policy.QueueObservation{Available: true, Ready: 20, Consumers: 2,
 		RatesAvailable: true, PublishRate: 50, DeliverRate: 40, AckRate: 40, RateSpan: 20 * time.Second,
-		RecentPublishRate: 50, RecentRateSpan: 20 * time.Second}
+		RecentPublishRate: 50, RecentDeliverRate: 40, RecentAckRate: 40, RecentRateSpan: 20 * time.Second}
 	if diff := cmp.Diff(want, read()); diff != "" {
 		t.Errorf("after 20 s: observation diff (-want +got):\n%s", diff)
 	}

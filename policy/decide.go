@@ -154,8 +154,12 @@ func (t *tick) observe() {
 		next.QuietSince = t.now
 	}
 
-	// Learn the per-pod rate only while consumers are saturated: messages
-	// wait (at least one per pod) and every pod appears to consume.
+	// Learn the per-pod rate only while consumers are saturated: every pod
+	// consumes and at least one message per pod is ready. One ready
+	// message would do in theory (the broker found no consumer with room
+	// under its prefetch), but at high rates a sample catches messages
+	// not yet dispatched, and pods that seem slower than they are would
+	// let the floor hold them all.
 	saturated := q.Available && t.cur > 0 && q.Ready >= int64(t.cur) && q.Consumers >= int64(t.cur)
 	switch {
 	case !saturated:
@@ -163,27 +167,28 @@ func (t *tick) observe() {
 	case next.SaturatedSince.IsZero() || next.SaturatedReplicas != t.cur || next.SaturatedSince.After(t.now):
 		next.SaturatedSince, next.SaturatedReplicas = t.now, t.cur
 	}
-	if done := q.processed(); saturated && q.RatesAvailable && done > 0 {
+	if next.PerPodRateBound {
+		// A lower bound stored by an earlier version: never an estimate.
+		next.PerPodRate, next.PerPodRateAt, next.PerPodRateBound = 0, time.Time{}, false
+	}
+
+	if done, span, ok := q.recentProcessed(); saturated && ok && done > 0 {
 		sample := done / float64(t.cur)
 		switch {
-		case t.now.Sub(next.SaturatedSince) >= q.RateSpan:
-			// The rates' whole span saw these replicas saturated: an
+		case t.now.Sub(next.SaturatedSince) >= span:
+			// Saturated with these replicas since before the rates'
+			// span began (one sampling step with the recent rates): an
 			// unbiased sample.
 			next.learnRate(sample, t.now)
-		case t.now.Sub(next.LastScaleDown) < q.RateSpan:
+		case t.now.Sub(next.LastScaleDown) < span:
 			// Pods now gone did part of the work: the sample overstates.
-		case next.PerPodRate <= 0 || next.PerPodRateBound:
-			// Part of the span saw fewer pods, or idle ones (a scale-up or
-			// a burst within the span): the sample understates one pod's
-			// rate. With nothing better, the highest such lower bound
-			// stands in until a whole span is seen.
-			next.PerPodRate, next.PerPodRateAt, next.PerPodRateBound = max(next.PerPodRate, sample), t.now, true
-		case sample > next.PerPodRate:
-			// Even a lower bound says the estimate is low.
+		case next.PerPodRate > 0 && sample > next.PerPodRate:
+			// Part of the span saw fewer pods, or idle ones, so the
+			// sample understates one pod's rate; even so it says the
+			// estimate is low.
 			next.learnRate(sample, t.now)
 		}
 	}
-
 	switch {
 	case t.cur > 0:
 		next.WaitingSince = time.Time{}

@@ -182,16 +182,24 @@ func TestPerPodRateLearning(t *testing.T) {
 	}
 }
 
-// TestPerPodRateFromSaturatedSpans: rates averaged over 30 s are an
-// unbiased sample of the per-pod rate only once the current replicas have
-// been saturated for those 30 s. Right after a scale-up (or a burst that
-// found the pods idle) the average still counts the slower past: such a
-// sample is a lower bound, used only while nothing better is known or when
-// it exceeds the estimate. Smoothing lower bounds into the estimate would
-// make the engine believe pods are slower than they are, and hold too many.
+// TestPerPodRateFromSaturatedSpans: a rate is an unbiased sample of the
+// per-pod rate only when the current replicas were saturated over its
+// whole span. The recent rates span one broker sampling step (5 s here),
+// so a sample counts once the same replicas have been saturated for that
+// step; without them the windowed rates (30 s) must be. A sample from a
+// span that began before a scale-up or a burst understates one pod: it is
+// used only when it exceeds the estimate. Smoothing such samples in made
+// the engine believe pods slower than they are (11.5/s against a true
+// 25/s after rabbitscale simulate's flash crowd), and the rate floor then
+// held too many pods.
 func TestPerPodRateFromSaturatedSpans(t *testing.T) {
 	spec := mustSpec(t, policy.KeyTargetDrainSeconds, "60")
-	span := func(o policy.QueueObservation) policy.QueueObservation {
+	recent := func(o policy.QueueObservation, ack float64) policy.QueueObservation {
+		o.RateSpan = 30 * time.Second
+		o.RecentRateSpan, o.RecentPublishRate, o.RecentDeliverRate, o.RecentAckRate = 5*time.Second, o.PublishRate, ack, ack
+		return o
+	}
+	windowed := func(o policy.QueueObservation) policy.QueueObservation {
 		o.RateSpan = 30 * time.Second
 		return o
 	}
@@ -201,35 +209,46 @@ func TestPerPodRateFromSaturatedSpans(t *testing.T) {
 		replicas int32
 		queue    policy.QueueObservation
 		want     float64
-		bound    bool
 	}
 	steps := []step{
-		{"just scaled to 5: the span still counts 1 pod; a lower bound", 0, 5, span(withRates(q(2000, 0), 10, 40)), 8, true},
-		{"10 s in: a higher lower bound", 10 * time.Second, 5, span(withRates(q(1800, 0), 10, 70)), 14, true},
-		{"saturated for the whole span: 100/s over 5 pods replaces the bound", 30 * time.Second, 5, span(withRates(q(1000, 0), 10, 100)), 20, false},
-		{"scaled to 8: the span mixes 5 and 8 pods", 40 * time.Second, 8, span(withRates(q(900, 0), 10, 120)), 20, false},
-		{"8 pods for 25 s", 65 * time.Second, 8, span(withRates(q(500, 0), 10, 150)), 20, false},
-		{"8 pods for the whole span: 160/s, 20 each", 70 * time.Second, 8, span(withRates(q(400, 0), 10, 160)), 20, false},
-		{"backlog gone", 80 * time.Second, 8, span(withRates(q(0, 40), 10, 80)), 20, false},
-		{"a burst finds the pods idle", 90 * time.Second, 8, span(withRates(q(3000, 0), 500, 40)), 20, false},
-		{"a lower bound above the estimate corrects it", 100 * time.Second, 8, span(withRates(q(2900, 0), 500, 200)),
-			20 + (25-20)*(1-math.Exp2(-30.0/60)), false},
+		{"just scaled to 5: the step still counts 1 pod; nothing learned", 0, 5, recent(withRates(q(2000, 0), 10, 20), 40), 0},
+		{"5 pods saturated for one step: 100/s over 5 pods", 5 * time.Second, 5, recent(withRates(q(1800, 0), 10, 70), 100), 20},
+		{"scaled to 8: the step mixes 5 and 8 pods", 10 * time.Second, 8, recent(withRates(q(900, 0), 10, 90), 120), 20},
+		{"8 pods for one step: 160/s, 20 each", 15 * time.Second, 8, recent(withRates(q(500, 0), 10, 120), 160), 20},
+		{"backlog gone", 25 * time.Second, 8, recent(withRates(q(0, 40), 10, 80), 80), 20},
+		{"a burst finds the pods idle", 30 * time.Second, 8, recent(withRates(q(3000, 0), 500, 60), 40), 20},
+		{"the burst a step later: 200/s over 8 pods, 25 each", 35 * time.Second, 8, recent(withRates(q(2900, 0), 500, 80), 200),
+			20 + (25-20)*(1-math.Exp2(-20.0/60))},
 	}
 	run := func(state policy.State, steps []step) policy.State {
 		for _, s := range steps {
 			_, state = policy.Decide(spec, obs(s.replicas, s.queue), state, t0.Add(s.at))
-			if math.Abs(s.want-state.PerPodRate) > 1e-9 || s.bound != state.PerPodRateBound {
-				t.Errorf("%s: PerPodRate = %v (bound %v), want %v (bound %v)", s.name, state.PerPodRate, state.PerPodRateBound, s.want, s.bound)
+			if math.Abs(s.want-state.PerPodRate) > 1e-9 || state.PerPodRateBound {
+				t.Errorf("%s: PerPodRate = %v (bound %v), want %v", s.name, state.PerPodRate, state.PerPodRateBound, s.want)
 			}
 		}
 		return state
 	}
 	run(policy.State{}, steps)
 
-	// Just after a scale-down, pods that are gone did part of the span's
+	// Without recent rates (a source whose counters carry no broker
+	// times and too few reads yet), the windowed rates' whole span must
+	// have been saturated.
+	run(policy.State{}, []step{
+		{"windowed: just saturated", 0, 5, windowed(withRates(q(2000, 0), 10, 40)), 0},
+		{"windowed: 20 s in", 20 * time.Second, 5, windowed(withRates(q(1800, 0), 10, 80)), 0},
+		{"windowed: the whole span", 30 * time.Second, 5, windowed(withRates(q(1000, 0), 10, 100)), 20},
+	})
+
+	// Just after a scale-down, pods that are gone did part of the step's
 	// work: a partial sample overstates and is not used.
-	run(policy.State{PerPodRate: 10, PerPodRateAt: t0.Add(-time.Hour), LastScaleDown: t0.Add(-10 * time.Second)}, []step{
-		{"10 s after a scale-down to 4", 0, 4, span(withRates(q(1000, 0), 10, 80)), 10, false},
+	run(policy.State{PerPodRate: 10, PerPodRateAt: t0.Add(-time.Hour), LastScaleDown: t0.Add(-2 * time.Second)}, []step{
+		{"2 s after a scale-down to 4", 0, 4, recent(withRates(q(1000, 0), 10, 80), 80), 10},
+	})
+
+	// A lower bound stored by an earlier version is not an estimate.
+	run(policy.State{PerPodRate: 3, PerPodRateAt: t0.Add(-time.Hour), PerPodRateBound: true}, []step{
+		{"stored lower bound dropped", 0, 4, withRates(q(0, 0), 10, 10), 0},
 	})
 }
 

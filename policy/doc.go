@@ -61,14 +61,17 @@
 // manage less) and ratchet up to max-replicas.
 //
 // The per-pod rate is learned only while every pod is busy (a message
-// waiting for each, every pod consuming). The controller's rates are
-// averages over a span (QueueObservation.RateSpan, about 30 s), so a sample
-// counts fully only once the current replicas have been saturated for the
-// whole span; a sample from a span that began before a scale-up or a burst
-// understates one pod and serves only as a lower bound (State
-// PerPodRateBound). The rate signal then plans pods at target-rate-utilization (90%)
-// of the rate. `rabbitscale simulate` showed both: smoothing in understated
-// samples held 12-40% too many pods, and planning at 100% made a ramp flap.
+// waiting for each, every pod consuming), from rates whose whole span saw
+// the current replicas busy. The recent rates (QueueObservation
+// RecentAckRate, over one broker sampling step) make that one step of
+// saturation; without them the windowed rates (RateSpan, about 30 s) need
+// the whole window. A sample from a span that began before a scale-up or
+// a burst understates one pod and is used only when it exceeds the
+// estimate. The rate signal then plans pods at target-rate-utilization
+// (90%) of the rate. `rabbitscale simulate` showed all three: smoothing in
+// understated samples held 12-40% too many pods, learning only from 30 s
+// spans left the flash crowd's estimate at 11.5/s against a true 25/s,
+// and planning at 100% made a ramp flap.
 //
 // state.go is the memory between ticks: the two compact stabilization
 // windows, the scale events the policies budget over, the last scale

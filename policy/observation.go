@@ -54,6 +54,13 @@ type QueueObservation struct {
 	// such samples, or a counter went backwards).
 	RecentPublishRate float64       `json:"recentPublishRate,omitempty"`
 	RecentRateSpan    time.Duration `json:"recentRateSpan,omitempty"`
+	// RecentDeliverRate and RecentAckRate are the deliver and ack rates
+	// over RecentRateSpan. The per-pod rate is learned from them: one
+	// sampling step whose both ends saw the consumers saturated is an
+	// unbiased sample, where the windowed rates would need the whole
+	// window.
+	RecentDeliverRate float64 `json:"recentDeliverRate,omitempty"`
+	RecentAckRate     float64 `json:"recentAckRate,omitempty"`
 
 	// OldestReadyAt is when the oldest ready message was published, from
 	// its timestamp property (the management API's head_message_timestamp);
@@ -105,6 +112,10 @@ func (q QueueObservation) sanitize() QueueObservation {
 		q.RatesAvailable = false
 		q.PublishRate, q.DeliverRate, q.AckRate = 0, 0, 0
 	}
+	if q.RecentRateSpan <= 0 || !usableRate(q.RecentPublishRate) || !usableRate(q.RecentDeliverRate) || !usableRate(q.RecentAckRate) {
+		q.RecentRateSpan = 0
+		q.RecentPublishRate, q.RecentDeliverRate, q.RecentAckRate = 0, 0, 0
+	}
 	return q
 }
 
@@ -115,8 +126,25 @@ func usableRate(r float64) bool {
 // processed is the rate at which consumers finish messages: acks, or
 // deliveries when consumers use auto-ack and never ack.
 func (q QueueObservation) processed() float64 {
-	if q.AckRate > 0 {
-		return q.AckRate
+	return finished(q.AckRate, q.DeliverRate)
+}
+
+// recentProcessed is processed over the recent span, and the span; without
+// recent rates, the windowed ones and RateSpan. ok is false when neither is
+// known.
+func (q QueueObservation) recentProcessed() (rate float64, span time.Duration, ok bool) {
+	switch {
+	case q.RecentRateSpan > 0:
+		return finished(q.RecentAckRate, q.RecentDeliverRate), q.RecentRateSpan, true
+	case q.RatesAvailable:
+		return q.processed(), q.RateSpan, true
 	}
-	return q.DeliverRate
+	return 0, 0, false
+}
+
+func finished(ack, deliver float64) float64 {
+	if ack > 0 {
+		return ack
+	}
+	return deliver
 }

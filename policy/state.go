@@ -35,15 +35,14 @@ type State struct {
 
 	// PerPodRate is the learned number of messages per second one pod
 	// finishes, smoothed (exponentially weighted, one-minute half-life) and
-	// learned only while a backlog exists, i.e. while the consumers are
-	// saturated. It survives idle periods. 0 until learned.
+	// learned only from rates whose whole span saw the current replicas
+	// saturated (a message ready for each pod, every pod consuming). It
+	// survives idle periods. 0 until learned.
 	PerPodRate float64 `json:"perPodRate,omitempty"`
 	// PerPodRateAt is the time of the last sample learned.
 	PerPodRateAt time.Time `json:"perPodRateAt,omitzero"`
-	// PerPodRateBound is true while the rate comes only from samples whose
-	// span was partly unsaturated (just after a scale-up, or a burst that
-	// found the pods idle): a lower bound, replaced by the first sample of
-	// a wholly saturated span.
+	// PerPodRateBound was set by versions before 0.2 when PerPodRate was
+	// only a lower bound; Decide drops such a rate rather than trust it.
 	PerPodRateBound bool `json:"perPodRateBound,omitempty"`
 	// SaturatedSince is when the consumers last became saturated (a
 	// message waiting for every pod, every pod consuming) at

@@ -114,7 +114,8 @@
 // restart it (RecentSpan 0). Without the broker's own sample times (the
 // Prometheus endpoint) the span is at least MinRateSpan, so that two reads
 // within one refresh of the endpoint do not look like a counter standing
-// still.
+// still. RecentDeliver and RecentAck cover the same span: what the consumers
+// did in the broker's last step, from which policy learns the per-pod rate.
 //
 // # Errors
 //

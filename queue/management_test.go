@@ -460,12 +460,12 @@ func TestManagementCounterReset(t *testing.T) {
 	const ten = 10 * time.Second
 	want := []Rates{
 		{},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: ten, RecentPublish: 10, RecentSpan: ten},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentSpan: ten},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: ten, RecentPublish: 10, RecentDeliver: 10, RecentAck: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentDeliver: 10, RecentAck: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentDeliver: 10, RecentAck: 10, RecentSpan: ten},
 		{}, // reset: history restarts
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: ten, RecentPublish: 10, RecentSpan: ten},
-		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: ten, RecentPublish: 10, RecentDeliver: 10, RecentAck: 10, RecentSpan: ten},
+		{Available: true, Publish: 10, Deliver: 10, Ack: 10, TrendAvailable: true, Span: 2 * ten, RecentPublish: 10, RecentDeliver: 10, RecentAck: 10, RecentSpan: ten},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("rates diff (-want +got):\n%s", diff)

@@ -26,7 +26,7 @@ const (
 //     the gap; a gap longer than maxGapWindows windows restarts the history;
 //   - the source losing or gaining counters: the history restarts.
 //
-// Beside the windowed rates it keeps the recent publish rate: between the
+// Beside the windowed rates it keeps the recent rates: between the
 // newest point with counters and the newest earlier one whose counters the
 // broker took at a different time (ct). The stored points cannot give it,
 // since the newest of them moves forward while points are close together,
@@ -157,6 +157,20 @@ func (rt *rateTracker) add(k QueueKey, q QueueStats) Rates {
 	return rt.rates(h)
 }
 
+// recentBetween sets the recent rates from the counters of two points, older
+// first, when the broker took them at different times.
+func (r *Rates) recentBetween(older, newer point) {
+	span := newer.ct.Sub(older.ct)
+	if span <= 0 {
+		return
+	}
+	secs := span.Seconds()
+	r.RecentSpan = span
+	r.RecentPublish = float64(newer.c.Publish-older.c.Publish) / secs
+	r.RecentDeliver = float64(newer.c.Deliver-older.c.Deliver) / secs
+	r.RecentAck = float64(newer.c.Ack-older.c.Ack) / secs
+}
+
 func counterWentBack(prev, cur Counters) bool {
 	return cur.Publish < prev.Publish || cur.Deliver < prev.Deliver || cur.Ack < prev.Ack
 }
@@ -168,10 +182,7 @@ func (rt *rateTracker) rates(h *history) Rates {
 	switch {
 	case h.hasPrior && h.newest.brokerCT:
 		// Over the broker's last sampling step, whatever the window.
-		if rspan := h.newest.ct.Sub(h.prior.ct); rspan > 0 {
-			r.RecentSpan = rspan
-			r.RecentPublish = float64(h.newest.c.Publish-h.prior.c.Publish) / rspan.Seconds()
-		}
+		r.recentBetween(h.prior, h.newest)
 	case h.hasNewest && !h.newest.brokerCT:
 		// Without the broker's own sample times (the Prometheus
 		// endpoint), two reads within one refresh of its figures would
@@ -179,9 +190,8 @@ func (rt *rateTracker) rates(h *history) Rates {
 		// recent span is at least minSpan, from the stored points.
 		for i := len(h.pts) - 1; i >= 0; i-- {
 			p := h.pts[i]
-			if rspan := h.newest.ct.Sub(p.ct); p.hasC && rspan >= rt.minSpan {
-				r.RecentSpan = rspan
-				r.RecentPublish = float64(h.newest.c.Publish-p.c.Publish) / rspan.Seconds()
+			if p.hasC && h.newest.ct.Sub(p.ct) >= rt.minSpan {
+				r.recentBetween(p, h.newest)
 				break
 			}
 		}

@@ -113,8 +113,8 @@ func TestRateTracker(t *testing.T) {
 					q.Counters, q.CountersAvailable = *o.counters, true
 				}
 				got := rt.add(k, q)
-				// The recent rate has its own table (TestRecentPublish).
-				if diff := cmp.Diff(o.wantRates, got, cmpopts.IgnoreFields(Rates{}, "RecentPublish", "RecentSpan")); diff != "" {
+				// The recent rates have their own table (TestRecentRates).
+				if diff := cmp.Diff(o.wantRates, got, cmpopts.IgnoreFields(Rates{}, "RecentPublish", "RecentDeliver", "RecentAck", "RecentSpan")); diff != "" {
 					t.Errorf("observation %d at %s: rates diff (-want +got):\n%s", i, o.at, diff)
 				}
 				if got.Publish < 0 || got.Deliver < 0 || got.Ack < 0 {
@@ -174,9 +174,10 @@ func TestRateTrackerBucketedCounters(t *testing.T) {
 	}
 }
 
-// TestRecentPublish checks the publish rate between the two newest samples
-// the broker took at different times.
-func TestRecentPublish(t *testing.T) {
+// TestRecentRates checks the rates between the two newest samples the
+// broker took at different times. The consumers here keep up: deliveries
+// and acks follow the publish counter.
+func TestRecentRates(t *testing.T) {
 	const none = -1 // no broker counter time: the sample time stands for it
 	type obs struct {
 		at, ct  time.Duration // since t0; ct none for none
@@ -272,11 +273,11 @@ func TestRecentPublish(t *testing.T) {
 					q.CountersTime = t0.Add(o.ct)
 				}
 				if o.publish >= 0 {
-					q.Counters, q.CountersAvailable = Counters{Publish: o.publish}, true
+					q.Counters, q.CountersAvailable = Counters{Publish: o.publish, Deliver: o.publish, Ack: o.publish}, true
 				}
 				got := rt.add(k, q)
-				want := Rates{RecentPublish: o.want, RecentSpan: o.span}
-				gotRecent := Rates{RecentPublish: got.RecentPublish, RecentSpan: got.RecentSpan}
+				want := Rates{RecentPublish: o.want, RecentDeliver: o.want, RecentAck: o.want, RecentSpan: o.span}
+				gotRecent := Rates{RecentPublish: got.RecentPublish, RecentDeliver: got.RecentDeliver, RecentAck: got.RecentAck, RecentSpan: got.RecentSpan}
 				if diff := cmp.Diff(want, gotRecent); diff != "" {
 					t.Errorf("observation %d at %s: recent rate diff (-want +got):\n%s", i, o.at, diff)
 				}

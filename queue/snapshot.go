@@ -105,6 +105,10 @@ type Rates struct {
 	// reads of the same broker sample are one sample.
 	RecentPublish float64
 	RecentSpan    time.Duration
+	// RecentDeliver and RecentAck are the deliver and ack rates over the
+	// same span: what the consumers did in the last sampling step, which
+	// the per-pod rate is learned from.
+	RecentDeliver, RecentAck float64
 }
 
 // Coverage says which queues a snapshot can answer for.
@@ -363,6 +367,8 @@ func (s *Snapshot) sum(keys []QueueKey) Totals {
 			t.Rates.Span = r.Span
 		}
 		t.Rates.RecentPublish += r.RecentPublish
+		t.Rates.RecentDeliver += r.RecentDeliver
+		t.Rates.RecentAck += r.RecentAck
 		if i == 0 || r.RecentSpan < t.Rates.RecentSpan {
 			t.Rates.RecentSpan = r.RecentSpan
 		}
@@ -371,7 +377,7 @@ func (s *Snapshot) sum(keys []QueueKey) Totals {
 		t.OldestReadyAt = time.Time{}
 	}
 	if t.Rates.RecentSpan <= 0 {
-		t.Rates.RecentPublish, t.Rates.RecentSpan = 0, 0
+		t.Rates.RecentPublish, t.Rates.RecentDeliver, t.Rates.RecentAck, t.Rates.RecentSpan = 0, 0, 0, 0
 	}
 	if !t.UnackedAvailable {
 		t.Unacked = 0
