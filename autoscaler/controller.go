@@ -151,6 +151,7 @@ type Observer interface {
 	ObserveError(kind string)
 	ObserveTick(d time.Duration, end time.Time)
 	ObserveBrokerRequest(broker string, d time.Duration, err error)
+	ObserveFreshRead(broker string, d time.Duration, err error)
 	ObserveApply(d time.Duration)
 	ObserveAnnotationsInvalid(kind, namespace, name string)
 	ForgetWorkload(kind, namespace, name string)
@@ -192,6 +193,7 @@ type Controller struct {
 	// workload never overlap).
 	mu        sync.Mutex
 	brokerErr map[string]string // broker -> its last read's error, while it fails
+	freshErr  map[string]string // broker -> its last fresh read's error, while it fails
 	states    map[types.UID]*memory
 	warned    map[string]warning      // workload key -> last warning
 	cpuWarned map[string]warning      // workload key -> last CPUMetricsUnavailable warning
@@ -264,7 +266,7 @@ func New(cfg Config, scopes ...Informers) (*Controller, error) {
 		podMetrics: cfg.PodMetrics, observe: cfg.Observer, observed: map[string]*workload{}, cpuInitPeriod: cfg.CPUInitializationPeriod, readinessDelay: cfg.InitialReadinessDelay,
 		byNS:   map[string]*listers{},
 		states: map[types.UID]*memory{}, warned: map[string]warning{}, cpuWarned: map[string]warning{}, live: map[string]LiveDecision{},
-		brokerErr: map[string]string{}, leader: cfg.Leader, fieldManager: cmp.Or(cfg.FieldManager, "rabbitscale"),
+		brokerErr: map[string]string{}, freshErr: map[string]string{}, leader: cfg.Leader, fieldManager: cmp.Or(cfg.FieldManager, "rabbitscale"),
 	}
 	for _, sc := range scopes {
 		if _, dup := c.byNS[sc.Namespace]; dup || sc.Workloads == nil || (sc.Namespace == metav1.NamespaceAll && len(scopes) > 1) {

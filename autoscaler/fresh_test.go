@@ -9,9 +9,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/rabbitscale/rabbitscale/metrics"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
 
@@ -138,6 +141,52 @@ func TestFreshReadFailureKeepsTheStatistics(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFreshReadFailuresAreCounted: fast wake failing (the AMQP port
+// closed, say) slows a wake down to the statistics interval and nothing
+// else, so the metrics must show it: each failed fresh read counts by
+// reason, and each read, failed or not, has its latency.
+func TestFreshReadFailuresAreCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	declare := &declareSource{err: &queue.BrokerError{Broker: "default", Op: "amqp dial", Kind: queue.ErrBrokerUnavailable, Err: errors.New("connection refused")}}
+	r := queue.NewReader(&statsSource{ready: map[string]int64{"jobs": 0}}, queue.ReaderOptions{Fresh: declare})
+	f := newFixtureWith(t, func(c *Config) {
+		c.Brokers["default"] = r
+		c.Observer = metrics.NewCollectors(reg)
+	}, deployment("sleeper", 0, wakeAnnotations("jobs")))
+	f.ctrl.Tick(context.Background())
+	f.ctrl.Tick(context.Background())
+	declare.mu.Lock()
+	declare.err, declare.ready = nil, map[string]int64{"jobs": 30}
+	declare.mu.Unlock()
+	f.ctrl.Tick(context.Background())
+	if got := f.replicas("sleeper"); got != 3 {
+		t.Errorf("replicas after the fresh read works again = %d, want 3 (30 ready at 10 a pod)", got)
+	}
+	want := `
+# HELP rabbitscale_fresh_read_errors_total Failed fresh reads, by reason (unavailable, unauthorized, invalid_response, other); the statistics figures stand in.
+# TYPE rabbitscale_fresh_read_errors_total counter
+rabbitscale_fresh_read_errors_total{broker="default",reason="unavailable"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "rabbitscale_fresh_read_errors_total"); err != nil {
+		t.Error(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reads uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "rabbitscale_fresh_read_duration_seconds" {
+			for _, m := range mf.GetMetric() {
+				reads += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if reads != 3 {
+		t.Errorf("fresh read latencies observed = %d, want 3 (two failed reads and one that worked)", reads)
 	}
 }
 

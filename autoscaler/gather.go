@@ -116,7 +116,10 @@ type brokerRead struct {
 // broker's collect_statistics_interval. It runs in the broker's own read,
 // so a slow broker delays only its own workloads; the source bounds it by
 // the broker's timeout, ctx by the tick's deadline. A failure leaves the
-// statistics figures: it is logged at V(4) and nothing else.
+// statistics figures. It is counted in rabbitscale_fresh_read_errors_total
+// and logged once per change (logFresh): a fresh read that keeps failing
+// (the AMQP port closed, a user without the vhost) only slows the wake
+// down to the statistics interval, which nothing else would show.
 func (c *Controller) readFresh(ctx context.Context, name string, r Snapshotter, snap *queue.Snapshot, ws []*parsedWorkload) *queue.Snapshot {
 	fr, ok := r.(observe.FreshReader) // *queue.Reader; ErrFreshUnsupported without an amqpURL
 	if !ok {
@@ -128,18 +131,40 @@ func (c *Controller) readFresh(ctx context.Context, name string, r Snapshotter, 
 	}
 	start := c.clock.Now()
 	fresh, err := observe.ReadFresh(ctx, fr, snap, wants...)
-	logger := klog.FromContext(ctx).V(4)
+	took := c.clock.Since(start)
 	switch {
 	case errors.Is(err, queue.ErrFreshUnsupported):
 		return nil
-	case err != nil:
-		logger.Info("Fresh read failed; the statistics figures stand", "broker", name, "err", err)
-		return nil
-	case fresh == nil:
-		return nil // no workload at zero
+	case err == nil && fresh == nil:
+		return nil // no workload at zero: nothing was read
 	}
-	logger.Info("Fresh read", "broker", name, "queues", fresh.Len(), "duration", c.clock.Since(start))
+	c.observe.ObserveFreshRead(name, took, err)
+	c.logFresh(ctx, name, err)
+	if err != nil {
+		return nil
+	}
+	klog.FromContext(ctx).V(4).Info("Fresh read", "broker", name, "queues", fresh.Len(), "duration", took)
 	return fresh
+}
+
+// logFresh logs a broker's fresh read failing, and working again, once per
+// change, as logBroker does for its main read.
+func (c *Controller) logFresh(ctx context.Context, broker string, err error) {
+	c.mu.Lock()
+	prev, seen := c.freshErr[broker]
+	if err != nil {
+		c.freshErr[broker] = err.Error()
+	} else {
+		delete(c.freshErr, broker)
+	}
+	c.mu.Unlock()
+	logger := klog.FromContext(ctx)
+	switch {
+	case err != nil && (!seen || err.Error() != prev):
+		logger.Info("Fresh read failed; workloads at zero wake on the statistics figures", "broker", broker, "err", err)
+	case err == nil && seen:
+		logger.Info("Fresh read works again", "broker", broker)
+	}
 }
 
 // observed is what package observe needs of p.

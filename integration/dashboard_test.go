@@ -48,15 +48,26 @@ func TestDashboardAndAlertsOnARealController(t *testing.T) {
 	// A broker nobody answers for: its read errors must show too.
 	closed := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	createDeployment(ctx, t, kc, ns, "stranded", 2, annotations("jobs", "target-depth-per-pod", "100", "broker", "backup"))
+	// A workload at zero on a broker whose statistics answer but whose
+	// AMQP port does not: its fresh reads fail, and the panels show them.
+	createDeployment(ctx, t, kc, ns, "sleeper", 0, annotations(q, "target-depth-per-pod", "100", "min-replicas", "0", "broker", "sleepy"))
 	// Annotations that do not parse: the invalid-annotations panel shows it.
 	createDeployment(ctx, t, kc, ns, "misconfigured", 1, annotations("jobs", "target-depth-per-pod", "ten"))
 	pw := filepath.Join(t.TempDir(), "password")
 	if err := os.WriteFile(pw, []byte("unused"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	brokerPW := filepath.Join(t.TempDir(), "broker-password")
+	if err := os.WriteFile(brokerPW, []byte(broker.Password), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctrl := startController(t, ns, queue.BrokerConfig{
 		Name: "backup", ManagementURL: "http://" + closed,
 		Credentials: queue.Credentials{Username: "guest", PasswordFile: pw},
+		Timeout:     queue.Duration{Duration: 500 * time.Millisecond},
+	}, queue.BrokerConfig{
+		Name: "sleepy", ManagementURL: broker.ManagementURL, AMQPURL: "amqp://" + closed + "/",
+		Credentials: queue.Credentials{Username: broker.Username, PasswordFile: brokerPW},
 		Timeout:     queue.Duration{Duration: 500 * time.Millisecond},
 	})
 	target := httptest.NewServer(metrics.Handler(ctrl.metrics))

@@ -82,6 +82,8 @@ type Collectors struct {
 	brokerLatency *prometheus.HistogramVec
 	brokerErrors  *prometheus.CounterVec
 	brokerUp      *prometheus.GaugeVec
+	freshLatency  *prometheus.HistogramVec
+	freshErrors   *prometheus.CounterVec
 	lastTick      prometheus.Gauge
 }
 
@@ -107,6 +109,9 @@ func NewCollectors(reg prometheus.Registerer) *Collectors {
 			Help: "Time one broker read takes (all its pages or declares), successful or not.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"broker"}),
 		brokerErrors: counter("broker_request_errors_total", "Failed broker reads, by reason (unavailable, unauthorized, invalid_response, other).", []string{"broker", "reason"}),
 		brokerUp:     gauge("broker_up", "1 when the last read of the broker succeeded.", []string{"broker"}),
+		freshLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "fresh_read_duration_seconds",
+			Help: "Time one fresh read takes (the AMQP passive declares of the queues of workloads at zero replicas), successful or not.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 15)}, []string{"broker"}),
+		freshErrors: counter("fresh_read_errors_total", "Failed fresh reads, by reason (unavailable, unauthorized, invalid_response, other); the statistics figures stand in.", []string{"broker", "reason"}),
 		lastTick: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "last_tick_timestamp_seconds",
 			Help: "Unix time at which the last tick finished."}),
 	}
@@ -121,7 +126,7 @@ func NewCollectors(reg prometheus.Registerer) *Collectors {
 
 func (c *Collectors) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		c.workloads, c.errs, c.tick, c.apply, c.brokerLatency, c.brokerErrors, c.brokerUp, c.lastTick,
+		c.workloads, c.errs, c.tick, c.apply, c.brokerLatency, c.brokerErrors, c.brokerUp, c.freshLatency, c.freshErrors, c.lastTick,
 	}
 }
 
@@ -214,6 +219,20 @@ func (c *Collectors) ObserveBrokerRequest(broker string, d time.Duration, err er
 	}
 	c.brokerUp.WithLabelValues(broker).Set(0)
 	c.brokerErrors.WithLabelValues(broker, reason(err)).Inc()
+}
+
+// ObserveFreshRead records one fresh read of a broker (the AMQP passive
+// declares that wake workloads at zero between statistics samples): its
+// latency and, for a failure, its reason. A failed fresh read leaves the
+// broker up: its statistics figures stand in.
+func (c *Collectors) ObserveFreshRead(broker string, d time.Duration, err error) {
+	if c == nil {
+		return
+	}
+	c.freshLatency.WithLabelValues(broker).Observe(d.Seconds())
+	if err != nil {
+		c.freshErrors.WithLabelValues(broker, reason(err)).Inc()
+	}
 }
 
 func reason(err error) string {

@@ -320,7 +320,7 @@ func TestAlertRules(t *testing.T) {
 	}
 	wantAlerts := []string{"RabbitscaleControllerDown", "RabbitscaleControllerStalled", "RabbitscaleBrokerUnreachable",
 		"RabbitscaleWorkloadAtMaxReplicas", "RabbitscaleQueueGrowingAtMaxReplicas", "RabbitscaleDecisionsFailing", "RabbitscaleWorkloadQueueUnavailable",
-		"RabbitscaleWorkloadAnnotationsInvalid"}
+		"RabbitscaleWorkloadAnnotationsInvalid", "RabbitscaleFreshReadFailing"}
 	if diff := cmp.Diff(wantAlerts, alerts); diff != "" {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}

@@ -97,6 +97,9 @@ func observeTraffic(ctx context.Context, c *Collectors) {
 		if i%2 == 0 {
 			c.ObserveBrokerRequest("backup", time.Second, &queue.BrokerError{Broker: "backup", Kind: queue.ErrBrokerUnavailable})
 			c.ObserveError(ErrorKindBroker)
+			c.ObserveFreshRead("main", 4*time.Millisecond, &queue.BrokerError{Broker: "main", Op: "amqp dial", Kind: queue.ErrBrokerUnavailable})
+		} else {
+			c.ObserveFreshRead("main", 2*time.Millisecond, nil)
 		}
 		c.ObserveTick(20*time.Millisecond, time.Now())
 		obs.Queue.Ready += 10
