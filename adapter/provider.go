@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/custom-metrics-apiserver/pkg/provider"
 
+	"github.com/rabbitscale/rabbitscale/internal/nslabels"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
 
@@ -157,17 +158,7 @@ func (p *Provider) LabelsFrom(namespaces NamespaceGetter) {
 
 // namespace is what the allow lists check of namespace name.
 func (p *Provider) namespace(name string) queue.Namespace {
-	ns := queue.Namespace{Name: name}
-	if p.namespaces == nil {
-		return ns
-	}
-	if m, err := p.namespaces.Get(name); err == nil {
-		ns.Labels = m.Labels
-		if ns.Labels == nil {
-			ns.Labels = map[string]string{}
-		}
-	}
-	return ns
+	return nslabels.Namespace(p.namespaces, name)
 }
 
 // Refresh reads every broker once, concurrently, listing all its queues.

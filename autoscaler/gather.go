@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/klog/v2"
 
+	"github.com/rabbitscale/rabbitscale/internal/nslabels"
 	"github.com/rabbitscale/rabbitscale/metrics"
 	"github.com/rabbitscale/rabbitscale/observe"
 	"github.com/rabbitscale/rabbitscale/policy"
@@ -60,17 +61,7 @@ func (c *Controller) parse(w *workload) (parsedWorkload, *skip) {
 // labels from Config.Namespaces, nil when they are not known (no lister, a
 // namespace not in its cache).
 func (c *Controller) namespace(name string) queue.Namespace {
-	ns := queue.Namespace{Name: name}
-	if c.nsGetter == nil {
-		return ns
-	}
-	if m, err := c.nsGetter.Get(name); err == nil {
-		ns.Labels = m.Labels
-		if ns.Labels == nil {
-			ns.Labels = map[string]string{}
-		}
-	}
-	return ns
+	return nslabels.Namespace(c.nsGetter, name)
 }
 
 // forgetSeries drops the metric series of workloads that are gone, no

@@ -16,21 +16,17 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
-	"k8s.io/client-go/metadata/metadatalister"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"github.com/rabbitscale/rabbitscale/adapter"
+	"github.com/rabbitscale/rabbitscale/internal/nslabels"
 	"github.com/rabbitscale/rabbitscale/metrics"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
@@ -105,8 +101,9 @@ func run(ctx context.Context, o *Options) error {
 }
 
 // watchNamespaces starts a metadata-only informer over namespaces, whose
-// labels the brokers' allow.namespaceSelector matches, and waits for its
-// cache: the adapter serves an HPA only once it knows its namespace.
+// labels the brokers' allow.namespaceSelector matches. It does not wait
+// for its cache (package nslabels): an RBAC that cannot list namespaces
+// must not stop the adapter serving every other query.
 func watchNamespaces(ctx context.Context, kubeconfig string) (adapter.NamespaceGetter, error) {
 	var cfg *rest.Config
 	var err error
@@ -123,14 +120,9 @@ func watchNamespaces(ctx context.Context, kubeconfig string) (adapter.NamespaceG
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
 	}
-	f := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
-	gvr := corev1.SchemeGroupVersion.WithResource("namespaces")
-	inf := f.ForResource(gvr).Informer()
+	labels, f := nslabels.New(meta, "rabbitscale-adapter")
 	f.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		return nil, errors.New("the namespace informer's cache did not sync (can the adapter list and watch namespaces?)")
-	}
-	return metadatalister.New(inf.GetIndexer(), gvr), nil
+	return labels, nil
 }
 
 func buildVersion() string {

@@ -21,7 +21,6 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
-	"k8s.io/client-go/metadata/metadatalister"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
@@ -32,6 +31,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/rabbitscale/rabbitscale/autoscaler"
+	"github.com/rabbitscale/rabbitscale/internal/nslabels"
 	"github.com/rabbitscale/rabbitscale/metrics"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
@@ -127,13 +127,8 @@ func run(ctx context.Context, o *RunOptions) error {
 	if err := waitForCaches(ctx, factories); err != nil {
 		return err
 	}
-	if nsFactory != nil {
-		for _, ok := range nsFactory.WaitForCacheSync(ctx.Done()) {
-			if !ok {
-				return errors.New("namespace informer cache did not sync")
-			}
-		}
-	}
+	// The namespace informer is not waited for (package nslabels): until
+	// it syncs, no allow.namespaceSelector matches.
 	ready.Store(true)
 
 	if guard == nil {
@@ -167,18 +162,16 @@ func newClients(o *RunOptions) (kubernetes.Interface, metadata.Interface, autosc
 }
 
 // newNamespaceInformer returns the namespaces' labels, for the brokers'
-// allow.namespaceSelector, from a metadata-only informer, and its factory
-// to start. Watching only some namespaces (--namespace, --namespaces),
-// whose Roles cannot grant reading Namespace objects, it returns nil: the
-// labels are unknown and no selector matches.
+// allow.namespaceSelector, from a metadata-only informer (package
+// nslabels, which never blocks), and its factory to start. Watching only
+// some namespaces (--namespace, --namespaces), whose Roles cannot grant
+// reading Namespace objects, it returns nil: the labels are unknown and no
+// selector matches.
 func newNamespaceInformer(meta metadata.Interface, o *RunOptions) (autoscaler.NamespaceGetter, metadatainformer.SharedInformerFactory) {
 	if len(o.namespaces()) > 0 {
 		return nil, nil
 	}
-	f := metadatainformer.NewSharedInformerFactory(meta, 10*time.Minute)
-	gvr := corev1.SchemeGroupVersion.WithResource("namespaces")
-	inf := f.ForResource(gvr).Informer()
-	return metadatalister.New(inf.GetIndexer(), gvr), f
+	return nslabels.New(meta, "rabbitscale")
 }
 
 // identity is this replica's name in the Lease and in the events'
