@@ -59,7 +59,7 @@ func (c *Controller) parse(w *workload) (parsedWorkload, *skip) {
 
 // namespace is what the brokers' allow lists check of namespace name: its
 // labels from Config.Namespaces, nil when they are not known (no lister, a
-// namespace not in its cache).
+// cache not synced yet, a namespace not in it).
 func (c *Controller) namespace(name string) queue.Namespace {
 	return nslabels.Namespace(c.nsGetter, name)
 }
@@ -138,17 +138,25 @@ func (c *Controller) readFresh(ctx context.Context, name string, r Snapshotter, 
 	return fresh
 }
 
+// swapErr records err (nil: none) as broker's latest in m, one of the
+// controller's maps of failing reads, and returns the one before: seen is
+// false when the broker was not failing.
+func (c *Controller) swapErr(m map[string]string, broker string, err error) (prev string, seen bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prev, seen = m[broker]
+	if err != nil {
+		m[broker] = err.Error()
+	} else {
+		delete(m, broker)
+	}
+	return prev, seen
+}
+
 // logFresh logs a broker's fresh read failing, and working again, once per
 // change, as logBroker does for its main read.
 func (c *Controller) logFresh(ctx context.Context, broker string, err error) {
-	c.mu.Lock()
-	prev, seen := c.freshErr[broker]
-	if err != nil {
-		c.freshErr[broker] = err.Error()
-	} else {
-		delete(c.freshErr, broker)
-	}
-	c.mu.Unlock()
+	prev, seen := c.swapErr(c.freshErr, broker, err)
 	logger := klog.FromContext(ctx)
 	switch {
 	case err != nil && (!seen || err.Error() != prev):
@@ -229,15 +237,7 @@ func (c *Controller) readBrokers(ctx context.Context, ps []parsedWorkload) <-cha
 // state at the default level; the events and metrics say the rest.
 func (c *Controller) logBroker(ctx context.Context, br brokerResult) {
 	logger := klog.FromContext(ctx)
-	c.mu.Lock()
-	prev, seen := c.brokerErr[br.name]
-	switch {
-	case br.err != nil:
-		c.brokerErr[br.name] = br.err.Error()
-	case seen:
-		delete(c.brokerErr, br.name)
-	}
-	c.mu.Unlock()
+	prev, seen := c.swapErr(c.brokerErr, br.name, br.err)
 	switch {
 	case br.err != nil:
 		if !seen || br.err.Error() != prev {
