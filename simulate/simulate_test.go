@@ -144,6 +144,44 @@ func TestGoldenVersus(t *testing.T) {
 	golden(t, filepath.Join("testdata", "versus.golden"), got.String())
 }
 
+// TestCheaperAndSteadierThanKEDA holds rabbitscale's defaults to what the
+// comparison scenarios promise against keda with the same settings on both
+// sides: on keda-e2e no more replica-seconds than KEDA; on the flash crowd
+// at most 2 reversals and 75% of KEDA's replica-seconds, with a p99 wait no
+// worse than KEDA's; on both, a first scale-up within one tick of the
+// first burst.
+func TestCheaperAndSteadierThanKEDA(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		maxShare     float64
+		maxReversals int
+	}{
+		{"keda-e2e", 1, 1},
+		{"flash-crowd", 0.75, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := scenario(t, tc.name)
+			spec, m, kc := setup(t, w)
+			const tick = 5 * time.Second
+			rs := run(t, w, m, &Rabbitscale{Spec: spec, Every: tick}).Summary
+			k := run(t, w, m, NewKEDAWith(spec, kc)).Summary
+			if share := float64(rs.ReplicaSeconds) / float64(k.ReplicaSeconds); share > tc.maxShare {
+				t.Errorf("replica-seconds %d are %.0f%% of keda's %d; want at most %.0f%%",
+					rs.ReplicaSeconds, 100*share, k.ReplicaSeconds, 100*tc.maxShare)
+			}
+			if rs.Reversals > tc.maxReversals {
+				t.Errorf("%d reversals; want at most %d (keda: %d)", rs.Reversals, tc.maxReversals, k.Reversals)
+			}
+			if rs.P99Wait > k.P99Wait {
+				t.Errorf("p99 wait %s; want no worse than keda's %s", rs.P99Wait, k.P99Wait)
+			}
+			if rs.Reaction < 0 || rs.Reaction > tick {
+				t.Errorf("first scale-up %s after the first burst; want within one tick (%s)", rs.Reaction, tick)
+			}
+		})
+	}
+}
+
 func golden(t *testing.T, path, got string) {
 	t.Helper()
 	if *update {
