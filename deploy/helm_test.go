@@ -57,6 +57,11 @@ var valueSets = map[string]map[string]any{
 	"adapter-tls":   {"adapter": map[string]any{"enabled": true, "tls": map[string]any{"certManager": true}}},
 	"digest":        {"image": map[string]any{"repository": "registry.example/rs", "tag": "9.9.9", "digest": "sha256:" + strings.Repeat("ab", 32)}},
 	"single":        {"replicas": 1, "leaderElection": map[string]any{"enabled": false}},
+	"selector": {
+		"adapter": map[string]any{"enabled": true},
+		"brokers": []any{map[string]any{"name": "default", "managementURL": "http://rabbitmq.rabbitmq.svc:15672",
+			"allow": map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"team": "shop"}}}}},
+	},
 }
 
 func TestChartLints(t *testing.T) {
@@ -121,9 +126,7 @@ func TestChartRenders(t *testing.T) {
 	pdb := []string{"PodDisruptionBudget ops/shop-rabbitscale"}
 	adapter := []string{
 		"APIService /v1beta1.external.metrics.k8s.io",
-		"ClusterRole /shop-rabbitscale-adapter",
 		"ClusterRole /shop-rabbitscale-external-metrics-reader",
-		"ClusterRoleBinding /shop-rabbitscale-adapter",
 		"ClusterRoleBinding /shop-rabbitscale-adapter:system:auth-delegator",
 		"ClusterRoleBinding /shop-rabbitscale-external-metrics-reader:horizontal-pod-autoscaler",
 		"Deployment ops/shop-rabbitscale-adapter",
@@ -132,6 +135,8 @@ func TestChartRenders(t *testing.T) {
 		"Service ops/shop-rabbitscale-adapter",
 		"ServiceAccount ops/shop-rabbitscale-adapter",
 	}
+	// Reading namespaces' labels, for a broker's allow.namespaceSelector.
+	adapterNamespaces := []string{"ClusterRole /shop-rabbitscale-adapter", "ClusterRoleBinding /shop-rabbitscale-adapter"}
 	monitoring := []string{
 		"ConfigMap ops/shop-rabbitscale-dashboard",
 		"NetworkPolicy ops/shop-rabbitscale",
@@ -186,6 +191,11 @@ func TestChartRenders(t *testing.T) {
 		image:   "registry.example/rs@sha256:" + strings.Repeat("ab", 32),
 		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller"}),
 	}, {
+		name:    "selector",
+		objects: join(controllerObjects, leaderElection, clusterScope, pdb, adapter, adapterNamespaces),
+		image:   "ghcr.io/rabbitscale/rabbitscale:0.1.0",
+		args:    slices.Concat([]string{"run", "--config=/etc/rabbitscale/config/brokers.yaml"}, leArgs, []string{"--health-addr=:8081", "--leader-election-id=shop-rabbitscale-controller"}),
+	}, {
 		name: "single",
 		// One replica without leader election: no Lease Role, no PDB
 		// (minAvailable 1 of 1 would block every drain).
@@ -236,6 +246,44 @@ func TestChartRenders(t *testing.T) {
 						t.Errorf("%s %s subjects (-want +got):\n%s", o.GetKind(), o.GetName(), diff)
 					}
 				}
+			}
+		})
+	}
+}
+
+// The controller and the adapter may read Namespace objects only when a
+// broker allows namespaces by label: without any allow.namespaceSelector
+// they never read one (package nslabels), and least privilege leaves the
+// rule out.
+func TestChartReadsNamespacesOnlyForSelectors(t *testing.T) {
+	for name, want := range map[string][]string{
+		"everything": nil, // cluster scope and the adapter, no selector
+		"namespaced": nil,
+		"selector":   {"ClusterRole shop-rabbitscale", "ClusterRole shop-rabbitscale-adapter"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			objs, err := deploy.RenderChart(t.TempDir(), "shop", "ops", valueSets[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, o := range objs {
+				if o.GetKind() != "ClusterRole" && o.GetKind() != "Role" {
+					continue
+				}
+				for _, r := range convert[rbacv1.ClusterRole](t, o).Rules {
+					if !slices.Contains(r.Resources, "namespaces") {
+						continue
+					}
+					got = append(got, o.GetKind()+" "+o.GetName())
+					if diff := cmp.Diff([]string{"list", "watch"}, r.Verbs); diff != "" {
+						t.Errorf("%s %s verbs on namespaces (-want +got):\n%s", o.GetKind(), o.GetName(), diff)
+					}
+				}
+			}
+			slices.Sort(got)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("roles that may read namespaces (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -434,7 +482,9 @@ func TestChartMatchesKustomizeBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chart, err := deploy.RenderChart(t.TempDir(), "rabbitscale", "rabbitscale", nil)
+	// The base grants reading namespaces for a hand-written
+	// allow.namespaceSelector; the chart only when its brokers have one.
+	chart, err := deploy.RenderChart(t.TempDir(), "rabbitscale", "rabbitscale", map[string]any{"brokers": valueSets["selector"]["brokers"]})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,10 +32,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
-	"k8s.io/client-go/metadata/metadatalister"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	externalclient "k8s.io/metrics/pkg/client/external_metrics"
 	"k8s.io/utils/ptr"
@@ -43,6 +40,7 @@ import (
 
 	"github.com/rabbitscale/rabbitscale/adapter"
 	"github.com/rabbitscale/rabbitscale/integration/harness"
+	"github.com/rabbitscale/rabbitscale/internal/nslabels"
 	"github.com/rabbitscale/rabbitscale/queue"
 )
 
@@ -217,17 +215,21 @@ func serveAdapter(ctx context.Context, t *testing.T, kubeconfig string, access q
 		readers[name] = r
 	}
 	p := adapter.NewProvider(adapter.Brokers{Readers: readers, Allowed: access.Check}, time.Minute, nil, nil)
-	// The namespaces' labels, as rabbitscale-adapter reads them: a
-	// metadata-only informer.
-	nsf := metadatainformer.NewSharedInformerFactory(metadata.NewForConfigOrDie(cp.Config), time.Minute)
-	gvr := corev1.SchemeGroupVersion.WithResource("namespaces")
-	nsInformer := nsf.ForResource(gvr).Informer()
-	nsf.Start(ctx.Done())
-	t.Cleanup(nsf.Shutdown)
-	if !cache.WaitForCacheSync(ctx.Done(), nsInformer.HasSynced) {
-		t.Fatal("namespace informer did not sync")
+	// The namespaces' labels, as rabbitscale-adapter reads them (package
+	// nslabels), synced before the first HPA asks.
+	nsLabels := nslabels.New(metadata.NewForConfigOrDie(cp.Config), "test")
+	nsLabels.Start(ctx, func() bool { return access.NamespaceSelector != nil })
+	t.Cleanup(nsLabels.Shutdown)
+	if access.NamespaceSelector != nil {
+		deadline := time.Now().Add(30 * time.Second)
+		for nslabels.Namespace(nsLabels, metav1.NamespaceDefault).Labels == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the namespace labels did not sync within 30 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
-	p.LabelsFrom(metadatalister.New(nsInformer.GetIndexer(), gvr))
+	p.LabelsFrom(nsLabels)
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(adapterIP, "0"))
 	if err != nil {

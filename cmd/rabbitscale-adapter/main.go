@@ -89,7 +89,7 @@ func run(ctx context.Context, o *Options) error {
 	// The ConfigMap's changes apply without a restart, as in the
 	// controller; a file that does not load keeps the brokers in use.
 	go brokers.Watch(ctx, o.Interval)
-	namespaces, err := watchNamespaces(ctx, o.Kubeconfig)
+	namespaces, err := watchNamespaces(ctx, o.Kubeconfig, func() bool { return brokers.Brokers().SelectsNamespaces() })
 	if err != nil {
 		return err
 	}
@@ -100,11 +100,13 @@ func run(ctx context.Context, o *Options) error {
 	return adapter.Serve(ctx, p, o.Interval, o.Server, o.Kubeconfig)
 }
 
-// watchNamespaces starts a metadata-only informer over namespaces, whose
-// labels the brokers' allow.namespaceSelector matches. It does not wait
-// for its cache (package nslabels): an RBAC that cannot list namespaces
-// must not stop the adapter serving every other query.
-func watchNamespaces(ctx context.Context, kubeconfig string) (adapter.NamespaceGetter, error) {
+// watchNamespaces arms a metadata-only informer over namespaces, whose
+// labels the brokers' allow.namespaceSelector matches: it starts once
+// needed reports true (a broker has a selector), so that an install
+// without one never reads a Namespace object. It does not wait for its
+// cache (package nslabels): an RBAC that cannot list namespaces must not
+// stop the adapter serving every other query.
+func watchNamespaces(ctx context.Context, kubeconfig string, needed func() bool) (adapter.NamespaceGetter, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig == "" {
@@ -120,8 +122,8 @@ func watchNamespaces(ctx context.Context, kubeconfig string) (adapter.NamespaceG
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
 	}
-	labels, f := nslabels.New(meta, "rabbitscale-adapter")
-	f.Start(ctx.Done())
+	labels := nslabels.New(meta, "rabbitscale-adapter")
+	labels.Start(ctx, needed)
 	return labels, nil
 }
 

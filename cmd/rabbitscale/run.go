@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/leaderelection"
@@ -89,8 +88,8 @@ func run(ctx context.Context, o *RunOptions) error {
 	recorder, stopEvents := newRecorder(ctx, kube, id)
 	defer stopEvents()
 	scopes, factories := newInformers(kube, o)
-	namespaces, nsFactory := newNamespaceInformer(meta, o)
-	if nsFactory == nil && brokers.Brokers().SelectsNamespaces() {
+	namespaces, nsLabels := newNamespaceInformer(meta, o)
+	if nsLabels == nil && brokers.Brokers().SelectsNamespaces() {
 		klog.FromContext(ctx).Info("Watching only some namespaces, the controller cannot read namespace labels: allow.namespaceSelector matches none of them; list them in allow.namespaces",
 			"namespaces", o.namespaces())
 	}
@@ -114,9 +113,9 @@ func run(ctx context.Context, o *RunOptions) error {
 		f.Start(ctx.Done())
 		defer func() { cancel(); f.Shutdown() }()
 	}
-	if nsFactory != nil {
-		nsFactory.Start(ctx.Done())
-		defer func() { cancel(); nsFactory.Shutdown() }()
+	if nsLabels != nil {
+		nsLabels.Start(ctx, func() bool { return brokers.Brokers().SelectsNamespaces() })
+		defer func() { cancel(); nsLabels.Shutdown() }()
 	}
 	var ready atomic.Bool
 	leading := func() bool { return leader == nil || leader() == nil }
@@ -163,15 +162,16 @@ func newClients(o *RunOptions) (kubernetes.Interface, metadata.Interface, autosc
 
 // newNamespaceInformer returns the namespaces' labels, for the brokers'
 // allow.namespaceSelector, from a metadata-only informer (package
-// nslabels, which never blocks), and its factory to start. Watching only
-// some namespaces (--namespace, --namespaces), whose Roles cannot grant
-// reading Namespace objects, it returns nil: the labels are unknown and no
-// selector matches.
-func newNamespaceInformer(meta metadata.Interface, o *RunOptions) (autoscaler.NamespaceGetter, metadatainformer.SharedInformerFactory) {
+// nslabels, which never blocks and starts only once a broker has a
+// selector), and the informer to start. Watching only some namespaces
+// (--namespace, --namespaces), whose Roles cannot grant reading Namespace
+// objects, it returns nil: the labels are unknown and no selector matches.
+func newNamespaceInformer(meta metadata.Interface, o *RunOptions) (autoscaler.NamespaceGetter, *nslabels.Labels) {
 	if len(o.namespaces()) > 0 {
 		return nil, nil
 	}
-	return nslabels.New(meta, "rabbitscale")
+	l := nslabels.New(meta, "rabbitscale")
+	return l, l
 }
 
 // identity is this replica's name in the Lease and in the events'

@@ -3,6 +3,7 @@ package nslabels_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,15 +32,26 @@ func client(objs ...runtime.Object) *metadatafake.FakeMetadataClient {
 	return metadatafake.NewSimpleMetadataClient(scheme, objs...)
 }
 
+// eventually polls f every 10 ms until it reports true, for at most 5 s.
+func eventually(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if f() {
+			return
+		}
+	}
+	t.Fatalf("%s: not within 5 s", what)
+}
+
 // Once the informer has listed the namespaces, their labels are known,
 // and a namespace without labels has empty (known) labels.
 func TestLabelsOnceSynced(t *testing.T) {
 	meta := client(namespace("shop", map[string]string{"team": "shop"}), namespace("bare", nil))
-	labels, f := nslabels.New(meta, "test")
+	labels := nslabels.New(meta, "test")
 	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); f.Shutdown() }()
-	f.Start(ctx.Done())
-	f.WaitForCacheSync(ctx.Done())
+	defer func() { cancel(); labels.Shutdown() }()
+	labels.Start(ctx, nil)
+	eventually(t, "the informer's first list", func() bool { return nslabels.Namespace(labels, "shop").Labels != nil })
 	for _, tt := range []struct {
 		name string
 		want queue.Namespace
@@ -54,6 +66,39 @@ func TestLabelsOnceSynced(t *testing.T) {
 	}
 }
 
+// Without any allow.namespaceSelector the binaries read no Namespace
+// object, so that the chart need not grant it: the informer starts only
+// once the brokers' file (reloaded) has a selector.
+func TestIdleUntilASelectorNeedsIt(t *testing.T) {
+	meta := client(namespace("shop", map[string]string{"team": "shop"}))
+	labels := nslabels.New(meta, "test")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); labels.Shutdown() }()
+	if _, err := labels.Get("shop"); !errors.Is(err, nslabels.ErrNotNeeded) {
+		t.Errorf("Get before Start = %v, want ErrNotNeeded", err)
+	}
+	var selector atomic.Bool
+	labels.Start(ctx, selector.Load)
+	for range 3 {
+		if got := nslabels.Namespace(labels, "shop"); got.Labels != nil {
+			t.Errorf("labels %v without a selector, want unknown", got.Labels)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // an informer started by mistake would list by now
+	if n := len(meta.Actions()); n != 0 || labels.Running() {
+		t.Fatalf("without a selector: %d calls to the API server (%v), running %v; want none", n, meta.Actions(), labels.Running())
+	}
+	selector.Store(true) // the file is reloaded with a namespaceSelector
+	eventually(t, "labels once a selector needs them", func() bool { return nslabels.Namespace(labels, "shop").Labels != nil })
+	if diff := cmp.Diff(map[string]string{"team": "shop"}, nslabels.Namespace(labels, "shop").Labels); diff != "" {
+		t.Errorf("labels (-want +got):\n%s", diff)
+	}
+	selector.Store(false) // a running informer keeps running
+	if !labels.Running() || nslabels.Namespace(labels, "shop").Labels == nil {
+		t.Error("the informer stopped serving when the selector went away; want it to run until the context ends")
+	}
+}
+
 // A service account that may not list namespaces (an install whose RBAC
 // predates allow.namespaceSelector) must not stop its binary: Get answers
 // at once that the labels are unknown, and no selector matches.
@@ -62,10 +107,11 @@ func TestForbiddenListNeverBlocks(t *testing.T) {
 	meta.PrependReactor("list", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "", errors.New("RBAC: no list"))
 	})
-	labels, f := nslabels.New(meta, "test")
+	labels := nslabels.New(meta, "test")
 	ctx, cancel := context.WithCancel(context.Background())
-	defer func() { cancel(); f.Shutdown() }()
-	f.Start(ctx.Done())
+	defer func() { cancel(); labels.Shutdown() }()
+	labels.Start(ctx, nil)
+	_, _ = labels.Get("shop")          // starts the informer
 	time.Sleep(100 * time.Millisecond) // let the reflector fail its list
 	done := make(chan error, 1)
 	go func() {

@@ -69,6 +69,16 @@ rbac.yaml are all it needs.
 {{- end }}
 
 {{/*
+Non-empty when a broker allows namespaces by label
+(allow.namespaceSelector). Only then do the controller and the adapter read
+Namespace objects (they start that informer when a selector needs it), so
+only then does the chart let them.
+*/}}
+{{- define "rabbitscale.selectsNamespaces" -}}
+{{- range .Values.brokers }}{{ if and .allow .allow.namespaceSelector }}true{{ end }}{{ end }}
+{{- end }}
+
+{{/*
 Exactly what `rabbitscale run` calls on workloads, the same rules as
 deploy/base/clusterrole.yaml: a ClusterRole for cluster scope, a Role per
 watched namespace otherwise.
