@@ -62,7 +62,7 @@ rabbitscale_workload_arrival_rate_messages_per_second{broker="main",kind="Deploy
 # HELP rabbitscale_workload_processing_rate_messages_per_second Messages the workload's consumers acknowledge (or receive, with auto-ack) per second.
 # TYPE rabbitscale_workload_processing_rate_messages_per_second gauge
 rabbitscale_workload_processing_rate_messages_per_second{broker="main",kind="Deployment",namespace="shop",queue="orders",workload="worker"} 80
-# HELP rabbitscale_workload_per_pod_rate_messages_per_second Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when no rule that uses it (rate floor, rate or wait signal) knows one.
+# HELP rabbitscale_workload_per_pod_rate_messages_per_second Messages per second one pod processes: the learned rate, or the per-pod-rate annotation (raised while the pods it plans keep up) until one is learned. Absent when no rule that uses it (rate floor, rate or wait signal) knows one.
 # TYPE rabbitscale_workload_per_pod_rate_messages_per_second gauge
 rabbitscale_workload_per_pod_rate_messages_per_second{kind="Deployment",namespace="shop",workload="worker"} 10.5
 # HELP rabbitscale_workload_signal_recommendation_replicas Replicas each enabled signal with data asks for, before tolerance, cooldowns, steps and bounds.

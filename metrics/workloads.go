@@ -70,7 +70,7 @@ var (
 	descRatesAvailable = workloadDesc("workload_rates_available",
 		"1 when arrival and processing rates could be computed this tick.", queueLabels)
 	descPerPodRate = workloadDesc("workload_per_pod_rate_messages_per_second",
-		"Messages per second one pod processes: the learned rate, or the per-pod-rate annotation until one is learned. Absent when no rule that uses it (rate floor, rate or wait signal) knows one.", workloadLabels)
+		"Messages per second one pod processes: the learned rate, or the per-pod-rate annotation (raised while the pods it plans keep up) until one is learned. Absent when no rule that uses it (rate floor, rate or wait signal) knows one.", workloadLabels)
 	descSignal = workloadDesc("workload_signal_recommendation_replicas",
 		"Replicas each enabled signal with data asks for, before tolerance, cooldowns, steps and bounds.", withLabels("signal"))
 	descRecommendation = workloadDesc("workload_recommendation_replicas",

@@ -189,6 +189,7 @@ func (t *tick) observe() {
 			next.learnRate(sample, t.now)
 		}
 	}
+	t.probeSeed()
 	switch {
 	case t.cur > 0:
 		next.WaitingSince = time.Time{}
@@ -207,7 +208,53 @@ func (t *tick) perPodRate() float64 {
 	if t.next.PerPodRate > 0 && usableRate(t.next.PerPodRate) {
 		return t.next.PerPodRate
 	}
-	return t.spec.PerPodRate
+	return t.spec.PerPodRate * t.next.seedScale()
+}
+
+// Probing the per-pod-rate annotation. A seed that is too low would never
+// be corrected: the pods it plans keep up without ever being saturated,
+// and only saturation teaches a rate, so the floor (or the rate signal)
+// would hold too many pods for good. While the seed is in use, each time
+// the pods it plans have kept up for seedProbeHold (nothing ready, every
+// pod consuming), the rules plan with seedProbeStep times the rate; the
+// scale-down window then takes one step down. It stops when the pods no
+// longer keep up: a message waits for each, which is saturation, and
+// saturation teaches the real rate, which replaces the seed for good.
+const (
+	seedProbeHold  = time.Minute
+	seedProbeStep  = 1.25
+	seedProbeLimit = 100 // at most this many times the annotation
+)
+
+// probeSeed advances the probe of the per-pod-rate annotation (see
+// seedProbeHold).
+func (t *tick) probeSeed() {
+	q, next, spec := t.q, &t.next, &t.spec
+	usesRate := spec.RateFloor || spec.TargetDrain > 0 || spec.TargetWait > 0
+	if next.PerPodRate > 0 || spec.PerPodRate <= 0 || !usesRate {
+		// Learned (or nothing to probe): the seed is done with.
+		next.SeedScale, next.SeedHeldSince = 0, time.Time{}
+		return
+	}
+	rate := spec.PerPodRate * next.seedScale() * float64(spec.TargetRateUtilization) / 100
+	plan := int32(0)
+	if q.Available && q.RatesAvailable {
+		plan = ceilReplicas(q.PublishRate / rate)
+	}
+	// At the seed's plan (not above it: held there by the window or another
+	// signal, the pods would prove nothing about the seed), with a pod to
+	// spare, keeping up.
+	if plan < 2 || t.cur > plan || q.Ready > 0 || q.Consumers < int64(t.cur) {
+		next.SeedHeldSince = time.Time{}
+		return
+	}
+	switch {
+	case next.SeedHeldSince.IsZero() || next.SeedHeldSince.After(t.now):
+		next.SeedHeldSince = t.now
+	case t.now.Sub(next.SeedHeldSince) >= seedProbeHold:
+		next.SeedScale = min(next.seedScale()*seedProbeStep, seedProbeLimit)
+		next.SeedHeldSince = time.Time{}
+	}
 }
 
 func (t *tick) depthSignal() Signal {
@@ -243,6 +290,9 @@ const DefaultTargetRateUtilization = 90
 // is known. It records the per-pod rate in the decision.
 func (t *tick) plannedRate() float64 {
 	t.d.PerPodRate = t.perPodRate()
+	if f := t.next.seedScale(); f > 1 && t.next.PerPodRate <= 0 && t.d.PerPodRate > 0 {
+		t.d.SeedProbe = f
+	}
 	return t.planned()
 }
 
@@ -589,7 +639,9 @@ func (t *tick) reason() string {
 			b = strconv.AppendFloat(b, t.q.PublishRate, 'f', 1, 64)
 			b = append(b, "/s at "...)
 			b = strconv.AppendFloat(b, t.planned(), 'f', 1, 64)
-			b = append(b, "/s per pod)"...)
+			b = append(b, "/s per pod"...)
+			b = t.appendSeedProbe(b)
+			b = append(b, ')')
 		}
 	}
 	if t.d.Wait > 0 {
@@ -616,6 +668,18 @@ func (t *tick) reason() string {
 		b = strconv.AppendInt(b, int64(t.d.Desired), 10)
 	}
 	return string(b)
+}
+
+// appendSeedProbe says, while the per-pod-rate annotation is probed, what
+// the per-pod rate comes from: ", per-pod-rate 5 probed x1.56".
+func (t *tick) appendSeedProbe(b []byte) []byte {
+	if t.d.SeedProbe <= 1 {
+		return b
+	}
+	b = append(b, ", per-pod-rate "...)
+	b = strconv.AppendFloat(b, t.spec.PerPodRate, 'g', -1, 64)
+	b = append(b, " probed x"...)
+	return strconv.AppendFloat(b, t.d.SeedProbe, 'f', 2, 64)
 }
 
 func (t *tick) appendCause(b []byte) []byte {
@@ -647,7 +711,9 @@ func (t *tick) appendCause(b []byte) []byte {
 		b = strconv.AppendInt(b, int64(t.spec.TargetRateUtilization), 10)
 		b = append(b, "% of "...)
 		b = strconv.AppendFloat(b, t.d.PerPodRate, 'f', 1, 64)
-		b = append(b, "/s)"...)
+		b = append(b, "/s"...)
+		b = t.appendSeedProbe(b)
+		b = append(b, ')')
 		b = appendWants(b, sig.Rate.Recommendation)
 	case DrivenByWait:
 		b = append(b, "wait "...)

@@ -26,10 +26,15 @@ type Decision struct {
 	DrivenBy Driver  `json:"drivenBy"`
 	Signals  Signals `json:"signals"`
 	// PerPodRate is the messages per second one pod processes as the rate
-	// signal knows it: learned, or the per-pod-rate annotation until one is
-	// learned; 0 when the signal is off or knows none. The signal's Target
+	// signal knows it: learned, or the per-pod-rate annotation (probed, see
+	// SeedProbe) until one is learned; 0 when the signal is off or knows none. The signal's Target
 	// plans each pod at Spec.TargetRateUtilization percent of it.
 	PerPodRate float64 `json:"perPodRate,omitempty"`
+	// SeedProbe is the factor PerPodRate stands at over the per-pod-rate
+	// annotation while no rate is learned and the annotation is probed
+	// (the pods it planned kept up, so the rules plan each pod to do
+	// more); 0 otherwise.
+	SeedProbe float64 `json:"seedProbe,omitempty"`
 	// Wait is the wait the decision plans for: the backlog over the
 	// Desired pods' planned rate, when the wait signal is on and knows a
 	// per-pod rate; 0 otherwise.

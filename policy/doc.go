@@ -73,9 +73,20 @@
 // spans left the flash crowd's estimate at 11.5/s against a true 25/s,
 // and planning at 100% made a ramp flap.
 //
+// Learning only from saturation has one trap: pods that keep up are never
+// saturated, so a per-pod-rate annotation set too low would plan too many
+// pods for good (diurnal at a fifth of the real rate: 3.9 times the
+// replica-seconds). While the annotation is the rate in use, probeSeed
+// raises it by a quarter (State.SeedScale) each time the pods it plans
+// have kept up for a minute (nothing ready, every pod consuming); the
+// scale-down window then takes a step down. When fewer pods no longer
+// keep up they saturate, the real rate is learned, and it replaces the
+// annotation and its probe. A learned rate is not probed: a burst
+// re-teaches it. Steps of 1.5 and 2 made ramp flap with a low seed.
+//
 // state.go is the memory between ticks: the two compact stabilization
 // windows, the scale events the policies budget over, the last scale
-// times, the learned per-pod rate and four time trackers. It is
+// times, the learned per-pod rate, the seed probe and five time trackers. It is
 // a plain value that round-trips through JSON exactly; annotation.go encodes
 // it and the Decision for their annotations.
 //

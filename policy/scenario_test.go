@@ -392,3 +392,46 @@ func TestScenarioRateFloorHoldsWhileArrivalsContinue(t *testing.T) {
 		replay(t, spec, 10, state, []step{{"0s", withRates(q(20, 10), 60, 60), "10 -> 1 depth", ""}})
 	})
 }
+
+// TestScenarioSeedProbe: a per-pod-rate annotation set too low would hold
+// too many pods for good, since pods that keep up are never saturated and
+// only saturation teaches a rate. While the annotation is in use, each
+// minute the pods it plans keep up makes the rules plan a quarter more per
+// pod; once fewer pods no longer keep up, saturation teaches the real rate
+// (25/s here, against the annotation's 10) and the probe is done.
+func TestScenarioSeedProbe(t *testing.T) {
+	spec := mustSpec(t, policy.KeyPerPodRate, "10", policy.KeyScaleDownStabilization, "0s", policy.KeyScaleDownDelay, "0s")
+	keepingUp := withRates(q(0, 20), 90, 90)
+	waiting := withRates(q(5, 160), 90, 90)    // messages wait, though not one for every pod
+	saturated := withRates(q(30, 160), 90, 90) // a message waits for every pod
+	saturated.RecentRateSpan, saturated.RecentPublishRate, saturated.RecentDeliverRate, saturated.RecentAckRate = 5*time.Second, 90, 200, 200
+	steps := []step{
+		// 90/s at 9/s (90% of 10) per pod: the annotation plans 10 pods.
+		{"0s", keepingUp, "10 -> 10 depth [rate-floor]",
+			"depth 20 < 10 pods x 100 wants 1; rate-floor 1 -> 10 (arrivals 90.0/s at 9.0/s per pod); hold 10"},
+		{"30s", keepingUp, "10 -> 10 depth [rate-floor]", ""},
+		// A minute of keeping up at the plan: probe, 12.5/s per pod.
+		{"1m", keepingUp, "10 -> 8 depth [rate-floor]",
+			"depth 20 < 10 pods x 100 wants 1; rate-floor 1 -> 8 (arrivals 90.0/s at 11.2/s per pod, per-pod-rate 10 probed x1.25); scale 10 -> 8"},
+		{"1m15s", keepingUp, "8 -> 8 depth [rate-floor]", ""},
+		// Messages waiting interrupt the minute.
+		{"1m45s", waiting, "8 -> 8 depth [rate-floor]", ""},
+		{"2m", keepingUp, "8 -> 8 depth [rate-floor]", ""},
+		{"2m45s", keepingUp, "8 -> 8 depth [rate-floor]", ""},
+		{"3m", keepingUp, "8 -> 7 depth [rate-floor]",
+			"depth 20 < 8 pods x 100 wants 1; rate-floor 1 -> 7 (arrivals 90.0/s at 14.1/s per pod, per-pod-rate 10 probed x1.56); scale 8 -> 7"},
+		// Saturated over a whole sampling step: the real rate is learned,
+		// and replaces the annotation and its probe.
+		{"3m15s", saturated, "7 -> 7 depth [rate-floor]", ""},
+		{"3m30s", saturated, "7 -> 4 depth [rate-floor]",
+			"depth 190 < 7 pods x 100 wants 2; rate-floor 2 -> 4 (arrivals 90.0/s at 25.7/s per pod); scale 7 -> 4"},
+	}
+	replicas, state := replay(t, spec, 10, settled(10), steps)
+	if state.PerPodRate < 28 || state.PerPodRate > 29 || state.SeedScale != 0 {
+		t.Errorf("after saturation: per-pod rate %.1f, seed scale %v; want about 200/7 = 28.6 learned, and the probe done", state.PerPodRate, state.SeedScale)
+	}
+	d, _ := policy.Decide(spec, obs(replicas, keepingUp), state, t0.Add(4*time.Minute))
+	if d.Desired != 4 || d.SeedProbe != 0 {
+		t.Errorf("with the learned rate: %s (seed probe %v); want 4 pods for 90/s, from the learned rate alone", d.Reason, d.SeedProbe)
+	}
+}

@@ -44,6 +44,14 @@ type State struct {
 	// PerPodRateBound was set by versions before 0.2 when PerPodRate was
 	// only a lower bound; Decide drops such a rate rather than trust it.
 	PerPodRateBound bool `json:"perPodRateBound,omitempty"`
+	// SeedScale is the factor the per-pod-rate annotation is planned at
+	// while no rate is learned: it grows while the pods it plans keep up,
+	// so that a seed set too low is corrected (see probeSeed). 0 or 1: the
+	// annotation as set.
+	SeedScale float64 `json:"seedScale,omitempty"`
+	// SeedHeldSince is when the pods the seed plans started keeping up;
+	// zero while they do not.
+	SeedHeldSince time.Time `json:"seedHeldSince,omitzero"`
 	// SaturatedSince is when the consumers last became saturated (a
 	// message waiting for every pod, every pod consuming) at
 	// SaturatedReplicas; zero while they are not. A sample is learned only
@@ -74,6 +82,15 @@ type State struct {
 type Recommendation struct {
 	Time     time.Time `json:"time"`
 	Replicas int32     `json:"replicas"`
+}
+
+// seedScale is SeedScale as a factor: at least 1, and 1 when it cannot be
+// true (a stored state edited by hand).
+func (s *State) seedScale() float64 {
+	if !(s.SeedScale >= 1 && s.SeedScale <= seedProbeLimit) {
+		return 1
+	}
+	return s.SeedScale
 }
 
 // rateHalfLife is the half-life of the per-pod rate's exponential smoothing.
@@ -177,6 +194,7 @@ func (s State) Durable() State {
 	s.History, s.UpHistory = nil, nil
 	s.LastArrival, s.QuietSince = time.Time{}, time.Time{}
 	s.SaturatedSince, s.SaturatedReplicas = time.Time{}, 0
+	s.SeedHeldSince = time.Time{}
 	s.PerPodRateAt = time.Time{}
 	if s.PerPodRate > 0 {
 		scale := math.Pow(10, math.Floor(math.Log10(s.PerPodRate))-1)
