@@ -292,10 +292,15 @@ func TestFastWakeFromZero(t *testing.T) {
 	zero := waitReplicas(ctx, t, kc, ns, "sleeper", 0, idle+3*statsInterval+5*time.Second)
 	t.Logf("drained: replicas 4 -> 0 %s after the last ack, %s after the management API showed the queue empty (scale-to-zero-after %s, tick %s, collect_statistics_interval %s)",
 		zero.Sub(lastAck).Round(10*time.Millisecond), zero.Sub(seenEmpty).Round(10*time.Millisecond), idle, tickInterval, statsInterval)
-	// The controller's own read may see the empty queue one statistics
-	// sample after this test's poll did (measured 10.3 s and 14.2 s).
-	if limit := idle + 2*tickInterval + statsInterval; zero.Sub(seenEmpty) > limit {
-		t.Errorf("zero %s after the queue was seen empty, want within scale-to-zero-after plus two ticks and one statistics sample (%s)", zero.Sub(seenEmpty), limit)
+	// The quiet is counted from the first tick that saw the queue empty,
+	// even when the counter samples prove the publishes over only later
+	// (the burst's last publish came a few seconds before the last ack):
+	// a tick for the controller to see what this test saw, the idle time,
+	// a tick for the decision, and a second for the scale update and this
+	// test's poll (measured 10.2 s, 10.2 s and 11.2 s; 10.1 s to 16.2 s
+	// when the quiet waited for a whole still sample).
+	if limit := idle + 2*tickInterval + time.Second; zero.Sub(seenEmpty) > limit {
+		t.Errorf("zero %s after the queue was seen empty, want within scale-to-zero-after plus two ticks and a second (%s)", zero.Sub(seenEmpty), limit)
 	}
 }
 

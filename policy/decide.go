@@ -141,17 +141,37 @@ func (t *tick) observe() {
 	// of quiet, which is the publish counter standing still between the
 	// two newest samples (or over the whole rate span) with nothing in the
 	// queue, unacked messages included.
-	quiet := q.Available && ((q.RecentRateSpan > 0 && q.RecentPublishRate == 0) ||
-		(q.RatesAvailable && q.PublishRate == 0))
-	t.arrivedNow = !quiet || t.all > 0
+	//
+	// The counters prove the quiet over the span they were still, so the
+	// quiet is counted from the start of that span, but never from before
+	// the first tick that saw the queue empty: waiting for the first still
+	// span to be seen whole cost up to a statistics sample more, on top of
+	// scale-to-zero-after, for nothing.
+	var still time.Duration // the span the publish counter is proved still over
+	if q.Available && q.RecentRateSpan > 0 && q.RecentPublishRate == 0 {
+		still = q.RecentRateSpan
+	}
+	if q.Available && q.RatesAvailable && q.PublishRate == 0 {
+		still = max(still, q.RateSpan, time.Nanosecond)
+	}
+	t.arrivedNow = still == 0 || t.all > 0
 	if t.arrivedNow || next.LastArrival.IsZero() {
 		next.LastArrival = t.now
+	}
+	switch {
+	case !q.Available || t.all > 0:
+		next.EmptySince = time.Time{}
+	case next.EmptySince.IsZero() || next.EmptySince.After(t.now):
+		next.EmptySince = t.now
 	}
 	switch {
 	case t.arrivedNow:
 		next.QuietSince = time.Time{}
 	case next.QuietSince.IsZero() || next.QuietSince.After(t.now):
-		next.QuietSince = t.now
+		next.QuietSince = t.now.Add(-still)
+		if next.QuietSince.Before(next.EmptySince) {
+			next.QuietSince = next.EmptySince
+		}
 	}
 
 	// Learn the per-pod rate only while consumers are saturated: every pod

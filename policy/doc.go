@@ -55,7 +55,11 @@
 // Quiet (scale to zero) is decided from the counters, not from the rates'
 // 30 s average: QueueObservation.RecentPublishRate is the publish rate
 // between the two newest broker samples, and a 0 there with an empty queue
-// starts the scale-to-zero-after clock. The rate floor keeps pods only;
+// starts the scale-to-zero-after clock. The clock is set back to the start
+// of the span the counter was still over, but never before the first tick
+// that saw the queue empty (State.EmptySince): a burst drained seconds
+// after its last publish is proved quiet only by the next sample, and
+// waiting for it cost up to one collect_statistics_interval more. The rate floor keeps pods only;
 // it never adds them, because a floor that could scale up would feed on a
 // learned rate that is low (pods that split the arrivals each seem to
 // manage less) and ratchet up to max-replicas.

@@ -435,3 +435,37 @@ func TestScenarioSeedProbe(t *testing.T) {
 		t.Errorf("with the learned rate: %s (seed probe %v); want 4 pods for 90/s, from the learned rate alone", d.Reason, d.SeedProbe)
 	}
 }
+
+// TestScenarioQuietFromTheCounters: a burst drained within a few seconds
+// of its last publish. The queue is seen empty at 0s, but the broker's
+// newest counter samples still span the burst's publishes until 5s, when a
+// sample five seconds after the previous one shows the counter still.
+// That still span began at 0s, so the 10 s of scale-to-zero-after are
+// counted from 0s, the first tick that saw the queue empty: zero at 10s,
+// not at 15s.
+func TestScenarioQuietFromTheCounters(t *testing.T) {
+	spec := mustSpec(t, policy.KeyMinReplicas, "0", policy.KeyScaleToZeroAfter, "10s")
+	empty := withRates(q(0, 0), 3.3, 3.3) // the 30 s window still holds the burst
+	burstInSpan, still := empty, empty
+	burstInSpan.RecentRateSpan, burstInSpan.RecentPublishRate = 5*time.Second, 20
+	still.RecentRateSpan = 5 * time.Second
+	steps := []step{
+		{"0s", burstInSpan, "4 -> 1 depth [recent-arrivals]", ""},
+		{"4s", burstInSpan, "1 -> 1 depth [recent-arrivals]", ""},
+		{"5s", still, "1 -> 1 depth [recent-arrivals]", ""},
+		{"9s", still, "1 -> 1 depth [recent-arrivals]", ""},
+		{"10s", still, "1 -> 0 idle", ""},
+	}
+	replay(t, spec, 4, settled(4), steps)
+	t.Run("a queue seen empty only once the counter is still", func(t *testing.T) {
+		// Never before the queue was seen empty: the still span began at
+		// 0s, but messages were still there until 3s.
+		steps := []step{
+			{"0s", withRates(q(0, 40), 3.3, 3.3), "4 -> 1 depth", ""},
+			{"3s", still, "1 -> 1 depth [scale-down-window]", ""},
+			{"12s", still, "1 -> 1 depth [scale-down-window]", ""},
+			{"13s", still, "1 -> 0 idle", ""},
+		}
+		replay(t, spec, 4, settled(4), steps)
+	})
+}

@@ -69,12 +69,15 @@ type State struct {
 	// present, or the signal was unknown (which counts as activity). Scale
 	// to zero needs it to be at least the scale-down cooldown ago.
 	LastArrival time.Time `json:"lastArrival,omitzero"`
-	// QuietSince is the first tick that saw the queue quiet (empty,
-	// unacked messages included, and its publish counter still) after
-	// activity; zero while it is active. Scale to zero needs it to be at
-	// least scale-to-zero-after ago: the quiet is counted from when it
-	// was seen, not from the last activity, which may be up to a tick
-	// (and a statistics sample) earlier.
+	// EmptySince is the first tick that saw the queue empty, unacked
+	// messages included; zero while it is not.
+	EmptySince time.Time `json:"emptySince,omitzero"`
+	// QuietSince is when the queue became quiet (empty, unacked messages
+	// included, and its publish counter still) after activity; zero while
+	// it is active. Scale to zero needs it to be at least
+	// scale-to-zero-after ago. It is the start of the span over which the
+	// first tick that saw the quiet found the publish counter still, but
+	// never earlier than EmptySince: what the counters prove, and no more.
 	QuietSince time.Time `json:"quietSince,omitzero"`
 }
 
@@ -192,7 +195,7 @@ func (s State) Resumed(now time.Time, replicas int32) State {
 // tick to tick does not count.
 func (s State) Durable() State {
 	s.History, s.UpHistory = nil, nil
-	s.LastArrival, s.QuietSince = time.Time{}, time.Time{}
+	s.LastArrival, s.QuietSince, s.EmptySince = time.Time{}, time.Time{}, time.Time{}
 	s.SaturatedSince, s.SaturatedReplicas = time.Time{}, 0
 	s.SeedHeldSince = time.Time{}
 	s.PerPodRateAt = time.Time{}
