@@ -256,7 +256,7 @@ func (t *tick) probeSeed() {
 		next.SeedScale, next.SeedHeldSince = 0, time.Time{}
 		return
 	}
-	rate := spec.PerPodRate * next.seedScale() * float64(spec.TargetRateUtilization) / 100
+	rate := t.perPodRate() * float64(spec.TargetRateUtilization) / 100 // the seed, probed
 	plan := int32(0)
 	if q.Available && q.RatesAvailable {
 		plan = ceilReplicas(q.PublishRate / rate)

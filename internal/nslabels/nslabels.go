@@ -95,13 +95,6 @@ func (l *Labels) Shutdown() {
 	l.factory.Shutdown()
 }
 
-// Running reports whether the informer has started.
-func (l *Labels) Running() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.started
-}
-
 // Get returns a namespace's metadata; ErrNotNeeded while no selector needs
 // the informer, ErrNotSynced before its first list.
 func (l *Labels) Get(name string) (*metav1.PartialObjectMetadata, error) {
