@@ -161,13 +161,13 @@ func (t *tick) observe() {
 	switch {
 	case !q.Available || t.all > 0:
 		next.EmptySince = time.Time{}
-	case next.EmptySince.IsZero() || next.EmptySince.After(t.now):
+	case unstarted(next.EmptySince, t.now):
 		next.EmptySince = t.now
 	}
 	switch {
 	case t.arrivedNow:
 		next.QuietSince = time.Time{}
-	case next.QuietSince.IsZero() || next.QuietSince.After(t.now):
+	case unstarted(next.QuietSince, t.now):
 		next.QuietSince = t.now.Add(-still)
 		if next.QuietSince.Before(next.EmptySince) {
 			next.QuietSince = next.EmptySince
@@ -184,7 +184,7 @@ func (t *tick) observe() {
 	switch {
 	case !saturated:
 		next.SaturatedSince, next.SaturatedReplicas = time.Time{}, 0
-	case next.SaturatedSince.IsZero() || next.SaturatedReplicas != t.cur || next.SaturatedSince.After(t.now):
+	case unstarted(next.SaturatedSince, t.now) || next.SaturatedReplicas != t.cur:
 		next.SaturatedSince, next.SaturatedReplicas = t.now, t.cur
 	}
 	if next.PerPodRateBound {
@@ -222,6 +222,12 @@ func (t *tick) observe() {
 	default:
 		next.WaitingSince = time.Time{}
 	}
+}
+
+// unstarted reports whether a "since" tracker has yet to start at now:
+// never started, or started after now (a stored state from a clock ahead).
+func unstarted(since, now time.Time) bool {
+	return since.IsZero() || since.After(now)
 }
 
 func (t *tick) perPodRate() float64 {
@@ -269,7 +275,7 @@ func (t *tick) probeSeed() {
 		return
 	}
 	switch {
-	case next.SeedHeldSince.IsZero() || next.SeedHeldSince.After(t.now):
+	case unstarted(next.SeedHeldSince, t.now):
 		next.SeedHeldSince = t.now
 	case t.now.Sub(next.SeedHeldSince) >= seedProbeHold:
 		next.SeedScale = min(next.seedScale()*seedProbeStep, seedProbeLimit)
